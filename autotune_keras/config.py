@@ -1,0 +1,278 @@
+"""YAML configs parsed into dataclasses.
+
+The dataclass defaults are the single source of defaults; a YAML file under ``configs/`` only
+states what an experiment changes. Unknown keys and out-of-range values raise
+:class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from autotune_keras import contract
+
+T = TypeVar("T")
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the key."""
+
+
+def _ranged(default: Any, low: float | None = None, high: float | None = None, **kwargs):
+    return field(default=default, metadata={"range": (low, high)}, **kwargs)
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+@dataclass
+class SyntheticConfig:
+    """The embedded synthetic source: how many phrases and what they contain."""
+
+    num_phrases: int = _ranged(240, 1)
+    seed: int = 1234
+    phrase_seconds: float = _ranged(3.0, 0.5, 30.0)
+    voice_fraction: float = _ranged(0.6, 0.0, 1.0)  # the rest are instrument timbres
+    max_detune_cents: float = _ranged(50.0, 0.0, 100.0)
+    timing_jitter_seconds: float = _ranged(0.04, 0.0, 0.25)
+    tempo_range_bpm: tuple[float, float] = (80.0, 160.0)
+    midi_range: tuple[float, float] = (40.0, 83.0)  # E2..B5, inside the contract's 80-2000 Hz
+
+
+@dataclass
+class DatasetConfig:
+    """How audio becomes TFRecord shards."""
+
+    segment_seconds: float = _ranged(3.0, 0.5, 30.0)
+    min_segment_seconds: float = _ranged(0.5, 0.1, 30.0)
+    label_hop: int = _ranged(128, 32, contract.BUFFER_SIZE)  # samples between label frames
+    loudness_lufs: float = _ranged(-18.0, -60.0, 0.0)
+    split_fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)  # train / validation / test
+    sources_per_chunk: int = _ranged(16, 1)  # sources processed (and resumed) together
+    shard_max_mb: float = _ranged(64.0, 1.0)
+    workers: int = _ranged(0, 0)  # 0 = one per core
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def validate(self) -> None:
+        """Cross-field checks."""
+        if abs(sum(self.split_fractions) - 1.0) > 1e-6 or min(self.split_fractions) < 0:
+            raise ConfigError(f"split_fractions: must be three non-negative numbers summing to 1, got {self.split_fractions}")
+        if self.min_segment_seconds > self.segment_seconds:
+            raise ConfigError("min_segment_seconds: must not exceed segment_seconds")
+        if self.label_hop & (self.label_hop - 1) or contract.BUFFER_SIZE % self.label_hop:
+            raise ConfigError(f"label_hop: must be a power of two dividing {contract.BUFFER_SIZE}, got {self.label_hop}")
+        low, high = self.synthetic.tempo_range_bpm
+        if not contract.TEMPO_MIN_BPM <= low <= high <= contract.TEMPO_MAX_BPM:
+            raise ConfigError(f"synthetic.tempo_range_bpm: must lie in {contract.TEMPO_MIN_BPM}-{contract.TEMPO_MAX_BPM}")
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class PitchShiftConfig:
+    """Resample by up to +-max_cents; f0 labels move with it."""
+
+    probability: float = _ranged(0.5, 0.0, 1.0)
+    max_cents: float = _ranged(50.0, 0.0, 1200.0)
+
+
+@dataclass
+class TimeStretchConfig:
+    """Phase-vocoder stretch by up to +-max_fraction; labels and onsets move, f0 does not."""
+
+    probability: float = _ranged(0.3, 0.0, 1.0)
+    max_fraction: float = _ranged(0.1, 0.0, 0.5)
+
+
+@dataclass
+class NoiseConfig:
+    """Additive white or pink noise at an SNR drawn from [min_snr_db, max_snr_db]."""
+
+    probability: float = _ranged(0.5, 0.0, 1.0)
+    min_snr_db: float = _ranged(10.0, -10.0, 80.0)
+    max_snr_db: float = _ranged(40.0, -10.0, 80.0)
+
+
+@dataclass
+class ReverbConfig:
+    """Convolution with a synthetic room impulse response (decaying noise)."""
+
+    probability: float = _ranged(0.3, 0.0, 1.0)
+    min_rt60: float = _ranged(0.1, 0.01, 3.0)
+    max_rt60: float = _ranged(0.8, 0.01, 3.0)
+    max_wet: float = _ranged(0.5, 0.0, 1.0)
+
+
+@dataclass
+class FormantShiftConfig:
+    """Warp the spectral envelope by a factor in [1-max_fraction, 1+max_fraction]; f0 stays."""
+
+    probability: float = _ranged(0.3, 0.0, 1.0)
+    max_fraction: float = _ranged(0.15, 0.0, 0.5)
+
+
+@dataclass
+class DynamicsConfig:
+    """Random gain plus a feed-forward compressor."""
+
+    probability: float = _ranged(0.5, 0.0, 1.0)
+    max_gain_db: float = _ranged(12.0, 0.0, 40.0)
+    min_ratio: float = _ranged(1.0, 1.0, 20.0)
+    max_ratio: float = _ranged(6.0, 1.0, 20.0)
+    threshold_db: float = _ranged(-24.0, -60.0, 0.0)
+
+
+@dataclass
+class AugmentConfig:
+    """The six on-the-fly augmentations, each with a probability and a range."""
+
+    enabled: bool = True
+    pitch_shift: PitchShiftConfig = field(default_factory=PitchShiftConfig)
+    time_stretch: TimeStretchConfig = field(default_factory=TimeStretchConfig)
+    formant_shift: FormantShiftConfig = field(default_factory=FormantShiftConfig)
+    reverb: ReverbConfig = field(default_factory=ReverbConfig)
+    dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def validate(self) -> None:
+        """Cross-field checks."""
+        if self.noise.min_snr_db > self.noise.max_snr_db:
+            raise ConfigError("augment.noise.min_snr_db: must not exceed max_snr_db")
+        if self.reverb.min_rt60 > self.reverb.max_rt60:
+            raise ConfigError("augment.reverb.min_rt60: must not exceed max_rt60")
+        if self.dynamics.min_ratio > self.dynamics.max_ratio:
+            raise ConfigError("augment.dynamics.min_ratio: must not exceed max_ratio")
+
+
+@dataclass
+class PipelineConfig:
+    """How shards become batches."""
+
+    records: str = "tf_records/demo"
+    window_samples: int = _ranged(4 * contract.BUFFER_SIZE, contract.BUFFER_SIZE)
+    batch_size: int = _ranged(32, 1)
+    shuffle_buffer: int = _ranged(256, 0)
+    cycle_length: int = _ranged(4, 1)  # shards read at once by interleave
+    seed: int | None = 0  # None = nondeterministic order and augmentation
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self) -> None:
+        """Cross-field checks."""
+        self.augment.validate()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _convert(value: Any, annotation: Any, key: str) -> Any:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(annotation, value, key + ".")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if annotation in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if annotation is int and float(value) != int(value):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return annotation(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type[T], data: dict, prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {', '.join(sorted(fields))})")
+    kwargs = {}
+    for name, value in data.items():
+        key = prefix + name
+        converted = _convert(value, hints[name], key)
+        low, high = fields[name].metadata.get("range", (None, None))
+        if low is not None and converted < low or high is not None and converted > high:
+            raise ConfigError(f"{key}: {converted!r} is out of range [{low}, {high if high is not None else 'inf'}]")
+        kwargs[name] = converted
+    return cls(**kwargs)
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def from_dict(cls: type[T], data: dict | None, overrides: dict[str, Any] | None = None) -> T:
+    """Build config ``cls`` from a dict plus dotted-key overrides, validating every key."""
+    data = dict(data or {})
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    config = _build(cls, data)
+    if hasattr(config, "validate"):
+        config.validate()
+    return config
+
+
+def load(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None, section: str | None = None) -> T:
+    """Load ``cls`` from a YAML file (optionally one top-level ``section`` of it)."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        data = loaded.get(section, {}) if section else loaded
+    try:
+        return from_dict(cls, data, overrides)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}" if path else str(error)) from None
+
+
+def to_dict(config: Any) -> dict:
+    """A config as plain YAML-able data (tuples become lists)."""
+
+    def plain(value):
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(config))

@@ -1,0 +1,1 @@
+"""From audio to TFRecord shards to tf.data batches."""
