@@ -70,7 +70,8 @@ def serialize(segment: Segment) -> bytes:
         "genre": raw(str(meta.get("genre", "")).encode()),
         "tempo": floats([float(meta.get("tempo", 0.0) or 0.0)]),
     }
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    # deterministic=True sorts the feature map: byte-identical shards across processes and runs
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
 def parse(serialized):

@@ -92,9 +92,9 @@ def _draw_notes(rng: np.random.Generator, cfg: SyntheticConfig, instrument: str,
     beat = 60.0 / tempo
     seconds = cfg.phrase_seconds
     onsets, lengths = [], []
-    t = float(rng.uniform(0.05, 0.4))
+    t = float(rng.uniform(0.05, min(0.4, 0.2 * seconds)))
     legato = rng.random() < (0.6 if instrument in ("voice", "bowed", "flute") else 0.2)
-    while t < seconds - 0.15:
+    while t < seconds - 0.15 or not onsets:
         beats = float(rng.choice([0.25, 0.5, 0.5, 1.0, 1.0, 1.5, 2.0]))
         duration = beats * beat
         articulation = float(rng.uniform(0.92, 1.0) if legato else rng.uniform(0.45, 0.9))

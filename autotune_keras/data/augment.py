@@ -1,0 +1,246 @@
+"""On-the-fly augmentation in TensorFlow ops, with labels kept consistent.
+
+Every function works on one example (1-D audio, frame labels on the label grid) inside a
+``tf.data`` map. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
+to every audio track and to the labels; acoustic transforms (formant shift, reverb, dynamics)
+describe the recording, so the input and its paired targets get the same draw; noise is added to
+the input only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from autotune_keras.config import AugmentConfig
+
+AUDIO_TRACKS = ("audio", "target_audio", "grid_audio")
+STFT_SIZE = 2048
+STRETCH_HOP = 512
+FORMANT_HOP = 256
+CEPSTRUM_CUTOFF = 24  # quefrency bins kept for the spectral envelope (~1.8 kHz resolution)
+MAX_RIR_SECONDS = 1.0
+
+
+def max_read_rate(cfg: AugmentConfig) -> float:
+    """Largest input/output length ratio the geometric transforms may need."""
+    if not cfg.enabled:
+        return 1.0
+    pitch = 2.0 ** (cfg.pitch_shift.max_cents / 1200.0) if cfg.pitch_shift.probability > 0 else 1.0
+    stretch = 1.0 + cfg.time_stretch.max_fraction if cfg.time_stretch.probability > 0 else 1.0
+    return pitch * stretch
+
+
+# --------------------------------------------------------------------------- primitives
+
+
+def resample(x: tf.Tensor, rate: tf.Tensor, out_len: int) -> tf.Tensor:
+    """``out[t] = x[t * rate]`` with Catmull-Rom cubic interpolation (zero past the end)."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    n = tf.shape(x)[0]
+    padded = tf.concat([x[:1], x, tf.zeros([3], tf.float32)], axis=0)
+    pos = tf.range(out_len, dtype=tf.float32) * tf.cast(rate, tf.float32)
+    base = tf.floor(pos)
+    t = pos - base
+    i = tf.cast(base, tf.int32) + 1  # index into padded
+    limit = n + 3
+    p0, p1, p2, p3 = (tf.gather(padded, tf.clip_by_value(i + d, 0, limit)) for d in (-1, 0, 1, 2))
+    out = p1 + 0.5 * t * (p2 - p0 + t * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + t * (3.0 * (p1 - p2) + p3 - p0)))
+    return tf.where(pos < tf.cast(n - 1, tf.float32) + 1e-3, out, 0.0)
+
+
+def warp_frames(values: tf.Tensor, rate: tf.Tensor, out_frames: int, log_domain: bool = False) -> tf.Tensor:
+    """Frame labels read at ``j * rate``: linear (or log-linear) inside voiced runs, else nearest."""
+    values = tf.convert_to_tensor(values, tf.float32)
+    n = tf.shape(values)[0]
+    pos = tf.range(out_frames, dtype=tf.float32) * tf.cast(rate, tf.float32)
+    lo = tf.clip_by_value(tf.cast(tf.floor(pos), tf.int32), 0, n - 1)
+    hi = tf.clip_by_value(lo + 1, 0, n - 1)
+    w = pos - tf.floor(pos)
+    a, b = tf.gather(values, lo), tf.gather(values, hi)
+    nearest = tf.where(w < 0.5, a, b)
+    if log_domain:
+        both = (a > 0) & (b > 0)
+        safe_a, safe_b = tf.where(both, a, 1.0), tf.where(both, b, 1.0)
+        mixed = tf.exp((1.0 - w) * tf.math.log(safe_a) + w * tf.math.log(safe_b))
+        out = tf.where(both, mixed, nearest)
+    else:
+        out = (1.0 - w) * a + w * b
+    return tf.where(pos <= tf.cast(n - 1, tf.float32), out, 0.0)
+
+
+def warp_events(events: tf.Tensor, rate: tf.Tensor, out_frames: int) -> tf.Tensor:
+    """Binary event frames (onsets) moved so input frame ``j`` lands on ``round(j / rate)``."""
+    events = tf.convert_to_tensor(events, tf.float32)
+    index = tf.cast(tf.where(events > 0.5)[:, 0], tf.float32)
+    target = tf.cast(tf.round(index / tf.cast(rate, tf.float32)), tf.int32)
+    target = tf.boolean_mask(target, target < out_frames)
+    return tf.scatter_nd(target[:, None], tf.ones_like(target, tf.float32), [out_frames]) > 0.5
+
+
+def _stft(x: tf.Tensor, hop: int) -> tf.Tensor:
+    return tf.signal.stft(x, STFT_SIZE, hop, fft_length=STFT_SIZE, window_fn=tf.signal.hann_window)
+
+
+def _istft(spec: tf.Tensor, hop: int) -> tf.Tensor:
+    window = tf.signal.inverse_stft_window_fn(hop, forward_window_fn=tf.signal.hann_window)
+    return tf.signal.inverse_stft(spec, STFT_SIZE, hop, fft_length=STFT_SIZE, window_fn=window)
+
+
+def _edge_pad(x: tf.Tensor, pad: int) -> tf.Tensor:
+    return tf.pad(x, [[pad, pad]])  # zeros: the discarded edge frames absorb the overlap-add ramp
+
+
+def time_stretch(x: tf.Tensor, rate: tf.Tensor, out_len: int) -> tf.Tensor:
+    """Phase-vocoder stretch: ``out[t] ~ x[t * rate]`` in time, pitch unchanged (librosa's algorithm)."""
+    rate = tf.cast(rate, tf.float32)
+    pad = STFT_SIZE
+    spec = _stft(_edge_pad(x, pad), STRETCH_HOP)
+    frames = tf.shape(spec)[0]
+    steps = tf.range(0.0, tf.cast(frames - 1, tf.float32), rate)
+    spec = tf.concat([spec, tf.zeros_like(spec[:1])], axis=0)
+    bins = STFT_SIZE // 2 + 1
+    advance = 2.0 * math.pi * STRETCH_HOP * tf.range(bins, dtype=tf.float32) / STFT_SIZE
+    lo = tf.cast(tf.floor(steps), tf.int32)
+    alpha = (steps - tf.floor(steps))[:, None]
+    c0, c1 = tf.gather(spec, lo), tf.gather(spec, lo + 1)
+    magnitude = (1.0 - alpha) * tf.abs(c0) + alpha * tf.abs(c1)
+    delta = tf.math.angle(c1) - tf.math.angle(c0) - advance
+    delta = delta - 2.0 * math.pi * tf.round(delta / (2.0 * math.pi))
+    phase = tf.math.angle(spec[0])[None, :] + tf.math.cumsum(advance + delta, axis=0, exclusive=True)
+    stretched = _istft(tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase)), STRETCH_HOP)
+    offset = tf.cast(tf.round(pad / rate), tf.int32)
+    out = stretched[offset : offset + out_len]
+    return tf.pad(out, [[0, out_len - tf.shape(out)[0]]])
+
+
+def formant_shift(x: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
+    """Warp the cepstral spectral envelope by ``factor`` (>1 raises formants); harmonics stay."""
+    n = tf.shape(x)[0]
+    pad = STFT_SIZE
+    spec = _stft(_edge_pad(x, pad), FORMANT_HOP)
+    log_mag = tf.math.log(tf.abs(spec) + 1e-7)
+    cepstrum = tf.signal.irfft(tf.complex(log_mag, tf.zeros_like(log_mag)))
+    quefrency = tf.range(STFT_SIZE)
+    lifter = tf.cast((quefrency < CEPSTRUM_CUTOFF) | (quefrency > STFT_SIZE - CEPSTRUM_CUTOFF), tf.float32)
+    envelope = tf.math.real(tf.signal.rfft(cepstrum * lifter))
+    bins = STFT_SIZE // 2 + 1
+    source_bin = tf.range(bins, dtype=tf.float32) / tf.cast(factor, tf.float32)
+    lo = tf.clip_by_value(tf.cast(tf.floor(source_bin), tf.int32), 0, bins - 1)
+    hi = tf.clip_by_value(lo + 1, 0, bins - 1)
+    w = source_bin - tf.floor(source_bin)
+    warped = (1.0 - w) * tf.gather(envelope, lo, axis=1) + w * tf.gather(envelope, hi, axis=1)
+    gain = tf.exp(tf.clip_by_value(warped - envelope, -6.0, 6.0))
+    shifted = spec * tf.complex(gain, tf.zeros_like(gain))
+    out = _istft(shifted, FORMANT_HOP)[pad : pad + n]
+    return tf.pad(out, [[0, n - tf.shape(out)[0]]])
+
+
+def room_impulse_response(rt60: tf.Tensor, sample_rate: int, seed: tf.Tensor) -> tf.Tensor:
+    """Exponentially decaying noise (-60 dB at ``rt60`` s) after a unit direct path."""
+    length = int(MAX_RIR_SECONDS * sample_rate)
+    t = tf.range(length, dtype=tf.float32) / sample_rate
+    noise = tf.random.stateless_normal([length], seed=seed)
+    decay = tf.exp(-6.907755 * t / tf.cast(rt60, tf.float32))
+    tail = noise * decay * tf.cast(t > 0.002, tf.float32)  # 2 ms pre-delay
+    tail = tail / (tf.norm(tail) + 1e-9)
+    return tf.concat([[1.0], tail[1:]], axis=0)
+
+
+def convolve(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """Causal FFT convolution, truncated to ``len(x)``."""
+    n = tf.shape(x)[0]
+    size = tf.shape(x)[0] + tf.shape(kernel)[0]
+    fft_len = tf.cast(2 ** tf.math.ceil(tf.math.log(tf.cast(size, tf.float32)) / math.log(2.0)), tf.int32)
+    spectrum = tf.signal.rfft(x, [fft_len]) * tf.signal.rfft(kernel, [fft_len])
+    return tf.signal.irfft(spectrum, [fft_len])[:n]
+
+
+def reverb(x: tf.Tensor, rt60: tf.Tensor, wet: tf.Tensor, sample_rate: int, seed: tf.Tensor) -> tf.Tensor:
+    """Dry signal plus ``wet`` times the reverberant tail of a synthetic room."""
+    rir = room_impulse_response(rt60, sample_rate, seed)
+    tail = tf.concat([[0.0], rir[1:]], axis=0)
+    return x + tf.cast(wet, tf.float32) * convolve(x, tail)
+
+
+def compress(x: tf.Tensor, gain_db: tf.Tensor, ratio: tf.Tensor, threshold_db: float, sample_rate: int) -> tf.Tensor:
+    """Gain, then a feed-forward RMS compressor (10 ms window) with the given ratio."""
+    x = x * tf.pow(10.0, tf.cast(gain_db, tf.float32) / 20.0)
+    window = int(0.01 * sample_rate)
+    power = tf.nn.avg_pool1d(tf.square(x)[None, :, None], window, 1, "SAME")[0, :, 0]
+    level_db = 10.0 * tf.math.log(power + 1e-10) / math.log(10.0)
+    over = tf.nn.relu(level_db - threshold_db)
+    reduction_db = over * (1.0 - 1.0 / tf.cast(ratio, tf.float32))
+    return x * tf.pow(10.0, -reduction_db / 20.0)
+
+
+def add_noise(x: tf.Tensor, snr_db: tf.Tensor, pink: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """White or pink noise scaled to ``snr_db`` against the signal's RMS."""
+    n = tf.shape(x)[0]
+    white = tf.random.stateless_normal([n], seed=seed)
+    spectrum = tf.signal.rfft(white)
+    bins = tf.shape(spectrum)[0]
+    tilt = tf.math.rsqrt(tf.maximum(tf.range(bins, dtype=tf.float32), 1.0))
+    pinked = tf.signal.irfft(spectrum * tf.complex(tilt, 0.0), [n])
+    noise = tf.where(pink, pinked, white)
+    signal_rms = tf.sqrt(tf.reduce_mean(tf.square(x)) + 1e-12)
+    noise_rms = tf.sqrt(tf.reduce_mean(tf.square(noise)) + 1e-12)
+    return x + noise * (signal_rms / noise_rms) * tf.pow(10.0, -tf.cast(snr_db, tf.float32) / 20.0)
+
+
+# --------------------------------------------------------------------------- the chain
+
+
+def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sample_rate: int, seed: tf.Tensor) -> dict:
+    """Apply the configured chain to a windowed example (audio longer than ``window`` by the
+    read-rate margin) and crop it to ``window`` samples / ``window // hop`` frames."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=16)
+
+    def draw(i: int, low=0.0, high=1.0):
+        return tf.random.stateless_uniform([], seed=seeds[i], minval=low, maxval=high)
+
+    def happens(i: int, probability: float):
+        return draw(i) < probability
+
+    frames = window // hop
+    out = dict(example)
+    ps, ts = cfg.pitch_shift, cfg.time_stretch
+    cents = tf.where(happens(0, ps.probability), draw(1, -ps.max_cents, ps.max_cents), 0.0)
+    pitch_ratio = tf.pow(2.0, cents / 1200.0)
+    stretch = tf.where(happens(2, ts.probability), draw(3, 1.0 - ts.max_fraction, 1.0 + ts.max_fraction), 1.0)
+    # Stretch first (output reads input at `stretch`), then resample by the pitch ratio.
+    for track in AUDIO_TRACKS:
+        x = out[track]
+        stretched_len = int(math.ceil(window * (1.0 + ts.max_fraction if cfg.enabled else 1.0) * 2 ** (ps.max_cents / 1200.0))) + 8
+        x = tf.cond(tf.not_equal(stretch, 1.0), lambda x=x: time_stretch(x, stretch, stretched_len), lambda x=x: tf.pad(x, [[0, tf.maximum(stretched_len - tf.shape(x)[0], 0)]])[:stretched_len])
+        x = tf.cond(tf.not_equal(pitch_ratio, 1.0), lambda x=x: resample(x, pitch_ratio, window), lambda x=x: x[:window])
+        out[track] = x
+    rate = stretch * pitch_ratio
+    out["f0_hz"] = warp_frames(example["f0_hz"], rate, frames, log_domain=True) * pitch_ratio
+    out["target_f0_hz"] = warp_frames(example["target_f0_hz"], rate, frames, log_domain=True) * pitch_ratio
+    out["voicing"] = warp_frames(example["voicing"], rate, frames)
+    out["onsets"] = tf.cast(warp_events(example["onsets"], rate, frames), tf.float32)
+    out["tempo"] = example["tempo"] * rate  # reading faster raises the tempo
+    out["pitch_shift_cents"] = cents
+
+    fs = cfg.formant_shift
+    factor = tf.where(happens(4, fs.probability), draw(5, 1.0 - fs.max_fraction, 1.0 + fs.max_fraction), 1.0)
+    rv = cfg.reverb
+    use_reverb = happens(6, rv.probability)
+    rt60, wet = draw(7, rv.min_rt60, rv.max_rt60), draw(8, 0.05, rv.max_wet)
+    dy = cfg.dynamics
+    use_dynamics = happens(9, dy.probability)
+    gain_db, ratio = draw(10, -dy.max_gain_db, dy.max_gain_db), draw(11, dy.min_ratio, dy.max_ratio)
+    for track in AUDIO_TRACKS:
+        x = out[track]
+        x = tf.cond(tf.not_equal(factor, 1.0), lambda x=x: formant_shift(x, factor), lambda x=x: x)
+        x = tf.cond(use_reverb, lambda x=x: reverb(x, rt60, wet, sample_rate, seeds[12]), lambda x=x: x)
+        x = tf.cond(use_dynamics, lambda x=x: compress(x, gain_db, ratio, dy.threshold_db, sample_rate), lambda x=x: x)
+        out[track] = x
+
+    nz = cfg.noise
+    snr = draw(13, nz.min_snr_db, nz.max_snr_db)
+    out["audio"] = tf.cond(happens(14, nz.probability), lambda: add_noise(out["audio"], snr, draw(15) < 0.5, seeds[15]), lambda: out["audio"])
+    out["snr_db"] = tf.where(happens(14, nz.probability), snr, tf.constant(float("inf")))
+    return out

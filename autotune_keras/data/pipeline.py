@@ -1,0 +1,127 @@
+"""tf.data pipeline: shards -> interleave -> parse -> random window -> augment -> batch -> prefetch.
+
+Each element is a dict of fixed-size tensors (see :func:`make_dataset`); a model picks its inputs
+and targets from it with a ``map``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import tensorflow as tf
+
+from autotune_keras import contract
+from autotune_keras.config import PipelineConfig
+from autotune_keras.data import augment, records
+
+LABEL_FEATURES = ("f0_hz", "voicing", "target_f0_hz")
+
+
+def read_manifest(records_dir: str | Path) -> dict:
+    """The dataset's manifest.json, with a clear error when the folder is not a dataset."""
+    path = Path(records_dir) / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no manifest; build the dataset first (python -m autotune_keras.dataset --out {records_dir})")
+    manifest = json.loads(path.read_text())
+    if manifest.get("schema_version") != records.SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema version {manifest.get('schema_version')} but this code reads {records.SCHEMA_VERSION}; rebuild with --overwrite")
+    return manifest
+
+
+def shard_paths(records_dir: str | Path, split: str) -> list[str]:
+    """Shard files of one split, in manifest order."""
+    manifest = read_manifest(records_dir)
+    if split not in manifest["splits"]:
+        raise ValueError(f"unknown split {split!r}: expected one of {', '.join(manifest['splits'])}")
+    paths = [str(Path(records_dir) / shard["path"]) for shard in manifest["splits"][split]["shards"]]
+    if not paths:
+        raise ValueError(f"{records_dir}: split {split!r} has no examples")
+    return paths
+
+
+def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor) -> dict:
+    """A random hop-aligned crop of ``source_len`` samples (zero-padded when the segment is short)."""
+    frames = source_len // hop
+    total_frames = tf.shape(example["f0_hz"])[0]
+    max_start = tf.maximum(total_frames - frames, 0)
+    start = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
+    out = dict(example)
+    for track in augment.AUDIO_TRACKS:
+        x = example[track]
+        x = tf.cond(tf.size(x) > 0, lambda x=x: x, lambda: tf.zeros_like(example["audio"]))
+        x = x[start * hop : start * hop + source_len]
+        out[track] = tf.pad(x, [[0, source_len - tf.shape(x)[0]]])
+        out[track].set_shape([source_len])
+    for name in LABEL_FEATURES:
+        x = example[name]
+        x = tf.cond(tf.size(x) > 0, lambda x=x: x, lambda: tf.zeros_like(example["f0_hz"]))
+        x = x[start : start + frames]
+        out[name] = tf.pad(x, [[0, frames - tf.shape(x)[0]]])
+    onset_frames = tf.cast(tf.round(tf.cast(example["onsets"], tf.float32) / hop), tf.int32) - start
+    onset_frames = tf.boolean_mask(onset_frames, (onset_frames >= 0) & (onset_frames < frames))
+    out["onsets"] = tf.scatter_nd(onset_frames[:, None], tf.ones_like(onset_frames, tf.float32), [frames])
+    out["onsets"] = tf.minimum(out["onsets"], 1.0)
+    out["has_target"] = tf.size(example["target_audio"]) > 0
+    del out["grid_onsets"], out["num_samples"]
+    return out
+
+
+def _crop(example: dict, window: int, hop: int) -> dict:
+    out = dict(example)
+    for track in augment.AUDIO_TRACKS:
+        out[track] = example[track][:window]
+    for name in (*LABEL_FEATURES, "onsets"):
+        out[name] = example[name][: window // hop]
+    out["pitch_shift_cents"] = tf.constant(0.0)
+    out["snr_db"] = tf.constant(float("inf"))
+    return out
+
+
+def make_dataset(cfg: PipelineConfig, split: str = "train", training: bool | None = None, records_dir: str | Path | None = None) -> tf.data.Dataset:
+    """Batches of dicts: audio / target_audio / grid_audio [B, W]; f0_hz / voicing /
+    target_f0_hz / onsets [B, W // hop]; has_target, tempo, pitch_shift_cents, snr_db,
+    instrument, key, scale, genre, source [B].
+
+    ``training`` (default: split == 'train') shuffles, repeats forever and augments.
+    """
+    records_dir = Path(records_dir or cfg.records)
+    training = split == "train" if training is None else training
+    manifest = read_manifest(records_dir)
+    hop = int(manifest["label_hop"])
+    sample_rate = int(manifest["sample_rate"])
+    if sample_rate != contract.SAMPLE_RATE:
+        raise ValueError(f"{records_dir}: sample rate {sample_rate}, the engine runs at {contract.SAMPLE_RATE}")
+    window = int(math.ceil(cfg.window_samples / hop) * hop)
+    use_augment = training and cfg.augment.enabled
+    margin = augment.max_read_rate(cfg.augment) if use_augment else 1.0
+    source_len = int(math.ceil(window * margin / hop) + 2) * hop
+    deterministic = cfg.seed is not None
+    seed = cfg.seed if deterministic else int(tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64))
+
+    paths = shard_paths(records_dir, split)
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    if training:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = files.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(cfg.cycle_length, len(paths)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic,
+    )
+    ds = ds.map(records.parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+    def prepare(index, example):
+        element_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, num=2))
+        example = _window(example, source_len, hop, crop_seed)
+        if use_augment:
+            return augment.augment_example(example, cfg.augment, window, hop, sample_rate, augment_seed)
+        return _crop(example, window, hop)
+
+    ds = ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if training and cfg.shuffle_buffer:
+        ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,58 @@
+"""Shared fixtures: a tiny synthetic dataset and a folder of real audio files (good and bad)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from autotune_keras import contract
+from autotune_keras.config import DatasetConfig, SyntheticConfig
+from autotune_keras.dataset import build_dataset
+
+SR = contract.SAMPLE_RATE
+
+
+def tiny_dataset_config(**synthetic) -> DatasetConfig:
+    """Six 1.5 s phrases, small chunks, built in-process."""
+    params = {"num_phrases": 6, "phrase_seconds": 1.5} | synthetic
+    return DatasetConfig(segment_seconds=1.5, sources_per_chunk=2, workers=1, synthetic=SyntheticConfig(**params))
+
+
+@pytest.fixture(scope="session")
+def synthetic_records(tmp_path_factory):
+    """A built synthetic dataset folder (session-wide, read-only for tests)."""
+    out = tmp_path_factory.mktemp("records") / "synthetic"
+    build_dataset("synthetic", out, tiny_dataset_config(), progress=False)
+    return out
+
+
+def harmonic_tone(f0: float, seconds: float, sr: int = SR, harmonics: int = 8) -> np.ndarray:
+    """A steady harmonic tone (1/k amplitudes) at ``f0``."""
+    t = np.arange(int(seconds * sr)) / sr
+    tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, harmonics + 1) if k * f0 < sr / 2)
+    return (0.3 * tone / np.max(np.abs(tone))).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def audio_folder(tmp_path_factory):
+    """Mixed formats, rates and channel counts, a sidecar f0 file, metadata, and broken files."""
+    folder = tmp_path_factory.mktemp("audio")
+    (folder / "sub").mkdir()
+    sf.write(folder / "stereo48k.wav", np.stack([harmonic_tone(220.0, 2.0, 48000)] * 2, axis=1), 48000, subtype="PCM_16")
+    sf.write(folder / "mono22k.flac", harmonic_tone(330.0, 1.5, 22050), 22050, subtype="PCM_24")
+    sf.write(folder / "sub" / "tone.ogg", harmonic_tone(440.0, 1.2, 32000), 32000)
+    sf.write(folder / "labelled.wav", harmonic_tone(196.0, 1.0, 44100), 44100, subtype="FLOAT")
+    times = np.arange(0, 1.0, 0.01)
+    rows = "\n".join(f"{t:.3f},{196.0:.3f},{0.95:.3f}" for t in times)
+    (folder / "labelled.f0.csv").write_text("time,frequency,confidence\n" + rows + "\n")
+    (folder / "metadata.csv").write_text("file,instrument,key,scale,tempo,genre\nstereo48k.wav,violin,A,MINOR,90,folk\n")
+    # broken ones
+    (folder / "garbage.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio" * 10)
+    (folder / "empty.flac").write_bytes(b"")
+    sf.write(folder / "short.wav", harmonic_tone(220.0, 0.1), SR)
+    sf.write(folder / "silent.wav", np.zeros(SR, np.float32), SR)
+    nan = harmonic_tone(220.0, 1.0)
+    nan[100] = np.nan
+    sf.write(folder / "nan.wav", nan, SR, subtype="FLOAT")
+    return folder

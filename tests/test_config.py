@@ -1,0 +1,38 @@
+import pytest
+
+from autotune_keras.config import CONFIG_DIR, ConfigError, DatasetConfig, PipelineConfig, load
+
+
+def test_shipped_configs_parse():
+    dataset = load(DatasetConfig, CONFIG_DIR / "dataset.yaml")
+    assert dataset.synthetic.num_phrases > 0
+    pipeline = load(PipelineConfig, CONFIG_DIR / "pipeline.yaml")
+    assert pipeline.augment.enabled
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("synthetic:\n  num_frases: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: synthetic.num_frases: unknown key"):
+        load(DatasetConfig, path)
+
+
+def test_out_of_range_value_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("augment:\n  noise:\n    probability: 1.5\n")
+    with pytest.raises(ConfigError, match=r"augment.noise.probability: 1.5 is out of range \[0.0, 1.0\]"):
+        load(PipelineConfig, path)
+
+
+def test_wrong_type_and_cross_field_checks():
+    with pytest.raises(ConfigError, match="segment_seconds: expected a number"):
+        load(DatasetConfig, overrides={"segment_seconds": "long"})
+    with pytest.raises(ConfigError, match="split_fractions"):
+        load(DatasetConfig, overrides={"split_fractions": [0.5, 0.2, 0.1]})
+    with pytest.raises(ConfigError, match="min_snr_db"):
+        load(PipelineConfig, overrides={"augment.noise.min_snr_db": 50.0, "augment.noise.max_snr_db": 20.0})
+
+
+def test_overrides_use_dotted_keys():
+    cfg = load(DatasetConfig, CONFIG_DIR / "dataset.yaml", overrides={"synthetic.num_phrases": 7, "workers": 1})
+    assert cfg.synthetic.num_phrases == 7 and cfg.workers == 1
