@@ -45,7 +45,9 @@ def load_audio(path: str | Path, sample_rate: int = contract.SAMPLE_RATE) -> np.
     return mono
 
 
-def normalize_loudness(audio: np.ndarray, target_lufs: float, sample_rate: int = contract.SAMPLE_RATE) -> tuple[np.ndarray, float]:
+def normalize_loudness(
+    audio: np.ndarray, target_lufs: float, sample_rate: int = contract.SAMPLE_RATE
+) -> tuple[np.ndarray, float]:
     """Scale to ``target_lufs`` integrated loudness (ITU-R BS.1770-4, pyloudnorm).
 
     Returns the scaled audio and the gain applied. If the gain would clip, the gain is lowered

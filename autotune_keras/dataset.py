@@ -55,7 +55,9 @@ def _chunk_is_done(out: Path, chunk: int, refs: list[sources.SourceRef], fingerp
         return False
     if [(s["name"], s["sha256"]) for s in record["sources"]] != [(r.name, r.sha256) for r in refs]:
         return False
-    return all((out / shard["path"]).is_file() and (out / shard["path"]).stat().st_size == shard["bytes"] for shard in record["shards"])
+    return all(
+        (out / shard["path"]).is_file() and (out / shard["path"]).stat().st_size == shard["bytes"] for shard in record["shards"]
+    )
 
 
 def _build_chunk(job: tuple) -> dict:
@@ -64,8 +66,7 @@ def _build_chunk(job: tuple) -> dict:
     out, chunk, refs, cfg, fingerprint, metadata = job
     out = Path(out)
     writers = {
-        split: ShardWriter(out, f"{split}-c{chunk:05d}", int(cfg.shard_max_mb * 1e6), contract.SAMPLE_RATE)
-        for split in SPLITS
+        split: ShardWriter(out, f"{split}-c{chunk:05d}", int(cfg.shard_max_mb * 1e6), contract.SAMPLE_RATE) for split in SPLITS
     }
     source_rows, skipped = [], []
     for ref in refs:
@@ -168,7 +169,9 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
     workers = max(1, min(workers, len(pending)))
     started = time.perf_counter()
     built_seconds = 0.0
-    bar = tqdm(total=len(refs), initial=sum(len(r["sources"]) for r in done), unit="src", desc=f"building {out}", disable=not progress)
+    bar = tqdm(
+        total=len(refs), initial=sum(len(r["sources"]) for r in done), unit="src", desc=f"building {out}", disable=not progress
+    )
     new_records = []
     if pending and workers == 1:
         results = map(_build_chunk, pending)
@@ -193,14 +196,23 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
     if progress:
         for split in SPLITS:
             entry = manifest["splits"][split]
-            print(f"{split:>10}: {entry['examples']:6d} examples, {entry['seconds'] / 60:7.2f} min, {len(entry['shards'])} shards")
+            print(
+                f"{split:>10}: {entry['examples']:6d} examples, {entry['seconds'] / 60:7.2f} min, {len(entry['shards'])} shards"
+            )
         print(f"   skipped: {len(manifest['skipped'])} source(s)")
         if built_seconds:
             print(f"     speed: {built_seconds / elapsed:.1f} s of audio per wall second ({workers} workers, {elapsed:.1f} s)")
     return manifest
 
 
-def main(source: str = sources.SYNTHETIC, out: str = "tf_records/demo", config: str = str(CONFIG_DIR / "dataset.yaml"), overwrite: bool = False, quiet: bool = False, **overrides) -> None:
+def main(
+    source: str = sources.SYNTHETIC,
+    out: str = "tf_records/demo",
+    config: str = str(CONFIG_DIR / "dataset.yaml"),
+    overwrite: bool = False,
+    quiet: bool = False,
+    **overrides,
+) -> None:
     """Build TFRecord shards.
 
     Args:

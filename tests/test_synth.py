@@ -19,7 +19,7 @@ def measured_f0(audio, hop=512):
 def test_f0_label_matches_measured_pitch(index):
     phrase = synthesize_phrase(index, CFG)
     f0 = measured_f0(phrase.audio)
-    label = phrase.f0_hz[:: 512][: len(f0)]
+    label = phrase.f0_hz[::512][: len(f0)]
     steady = (label > 0) & (np.convolve(label > 0, np.ones(9), "same") == 9)  # well inside notes
     assert steady.sum() > 20, phrase.metadata
     error = np.abs(music.cents_between(f0[steady], label[steady]))
@@ -75,5 +75,7 @@ def test_audio_is_clean_and_phase_continuous():
 
 
 def test_covers_voices_and_instruments():
-    instruments = {synthesize_phrase(i, SyntheticConfig(phrase_seconds=0.5)).metadata["instrument"].split("_")[0] for i in range(40)}
+    instruments = {
+        synthesize_phrase(i, SyntheticConfig(phrase_seconds=0.5)).metadata["instrument"].split("_")[0] for i in range(40)
+    }
     assert {"voice", "pluck", "bowed", "reed", "flute"} <= instruments

@@ -19,7 +19,7 @@ AUDIO_TRACKS = ("audio", "target_audio", "grid_audio")
 STFT_SIZE = 2048
 STRETCH_HOP = 512
 FORMANT_HOP = 256
-CEPSTRUM_CUTOFF = 24  # quefrency bins kept for the spectral envelope (~1.8 kHz resolution)
+MIN_LIFTER, MAX_LIFTER = 16, 100  # quefrency bins kept for the spectral envelope
 MAX_RIR_SECONDS = 1.0
 
 
@@ -110,21 +110,32 @@ def time_stretch(x: tf.Tensor, rate: tf.Tensor, out_len: int) -> tf.Tensor:
     delta = delta - 2.0 * math.pi * tf.round(delta / (2.0 * math.pi))
     phase = tf.math.angle(spec[0])[None, :] + tf.math.cumsum(advance + delta, axis=0, exclusive=True)
     stretched = _istft(tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase)), STRETCH_HOP)
-    offset = tf.cast(tf.round(pad / rate), tf.int32)
+    # output frame i (centre i*hop + N/2) reads input frame position i*rate (centre i*rate*hop + N/2)
+    offset = tf.cast(tf.round(STFT_SIZE / 2 + (pad - STFT_SIZE / 2) / rate), tf.int32)
     out = stretched[offset : offset + out_len]
     return tf.pad(out, [[0, out_len - tf.shape(out)[0]]])
 
 
-def formant_shift(x: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
-    """Warp the cepstral spectral envelope by ``factor`` (>1 raises formants); harmonics stay."""
+def envelope_lifter(max_f0_hz: tf.Tensor, sample_rate: int) -> tf.Tensor:
+    """Cepstral cutoff below half the shortest pitch period, so harmonics stay out of the envelope."""
+    period = sample_rate / tf.maximum(tf.cast(max_f0_hz, tf.float32), 1.0)
+    return tf.clip_by_value(0.5 * period, MIN_LIFTER, MAX_LIFTER)
+
+
+def formant_shift(x: tf.Tensor, factor: tf.Tensor, lifter: tf.Tensor = MIN_LIFTER) -> tf.Tensor:
+    """Warp the cepstral spectral envelope by ``factor`` (>1 raises formants); harmonics stay.
+
+    ``lifter`` is the cepstral cutoff in samples (see :func:`envelope_lifter`).
+    """
     n = tf.shape(x)[0]
     pad = STFT_SIZE
     spec = _stft(_edge_pad(x, pad), FORMANT_HOP)
     log_mag = tf.math.log(tf.abs(spec) + 1e-7)
     cepstrum = tf.signal.irfft(tf.complex(log_mag, tf.zeros_like(log_mag)))
-    quefrency = tf.range(STFT_SIZE)
-    lifter = tf.cast((quefrency < CEPSTRUM_CUTOFF) | (quefrency > STFT_SIZE - CEPSTRUM_CUTOFF), tf.float32)
-    envelope = tf.math.real(tf.signal.rfft(cepstrum * lifter))
+    quefrency = tf.range(STFT_SIZE, dtype=tf.float32)
+    cutoff = tf.cast(lifter, tf.float32)
+    keep = tf.cast((quefrency < cutoff) | (quefrency > STFT_SIZE - cutoff), tf.float32)
+    envelope = tf.math.real(tf.signal.rfft(cepstrum * keep))
     bins = STFT_SIZE // 2 + 1
     source_bin = tf.range(bins, dtype=tf.float32) / tf.cast(factor, tf.float32)
     lo = tf.clip_by_value(tf.cast(tf.floor(source_bin), tf.int32), 0, bins - 1)
@@ -210,11 +221,19 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     pitch_ratio = tf.pow(2.0, cents / 1200.0)
     stretch = tf.where(happens(2, ts.probability), draw(3, 1.0 - ts.max_fraction, 1.0 + ts.max_fraction), 1.0)
     # Stretch first (output reads input at `stretch`), then resample by the pitch ratio.
+    stretched_len = int(math.ceil(window * 2.0 ** (ps.max_cents / 1200.0))) + 8
+
+    def stretch_track(x):
+        return time_stretch(x, stretch, stretched_len)
+
+    def pitch_track(x):
+        return resample(x, pitch_ratio, window)
+
     for track in AUDIO_TRACKS:
         x = out[track]
-        stretched_len = int(math.ceil(window * (1.0 + ts.max_fraction if cfg.enabled else 1.0) * 2 ** (ps.max_cents / 1200.0))) + 8
-        x = tf.cond(tf.not_equal(stretch, 1.0), lambda x=x: time_stretch(x, stretch, stretched_len), lambda x=x: tf.pad(x, [[0, tf.maximum(stretched_len - tf.shape(x)[0], 0)]])[:stretched_len])
-        x = tf.cond(tf.not_equal(pitch_ratio, 1.0), lambda x=x: resample(x, pitch_ratio, window), lambda x=x: x[:window])
+        x = tf.cond(tf.not_equal(stretch, 1.0), lambda x=x: stretch_track(x), lambda x=x: x)
+        x = tf.cond(tf.not_equal(pitch_ratio, 1.0), lambda x=x: pitch_track(x), lambda x=x: x[:window])
+        x.set_shape([window])
         out[track] = x
     rate = stretch * pitch_ratio
     out["f0_hz"] = warp_frames(example["f0_hz"], rate, frames, log_domain=True) * pitch_ratio
@@ -223,6 +242,7 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     out["onsets"] = tf.cast(warp_events(example["onsets"], rate, frames), tf.float32)
     out["tempo"] = example["tempo"] * rate  # reading faster raises the tempo
     out["pitch_shift_cents"] = cents
+    out["stretch_rate"] = stretch
 
     fs = cfg.formant_shift
     factor = tf.where(happens(4, fs.probability), draw(5, 1.0 - fs.max_fraction, 1.0 + fs.max_fraction), 1.0)
@@ -232,15 +252,20 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     dy = cfg.dynamics
     use_dynamics = happens(9, dy.probability)
     gain_db, ratio = draw(10, -dy.max_gain_db, dy.max_gain_db), draw(11, dy.min_ratio, dy.max_ratio)
+    lifter = envelope_lifter(
+        tf.reduce_max(out["f0_hz"]) + tf.cast(tf.reduce_max(out["f0_hz"]) <= 0, tf.float32) * 500.0, sample_rate
+    )
     for track in AUDIO_TRACKS:
         x = out[track]
-        x = tf.cond(tf.not_equal(factor, 1.0), lambda x=x: formant_shift(x, factor), lambda x=x: x)
+        x = tf.cond(tf.not_equal(factor, 1.0), lambda x=x: formant_shift(x, factor, lifter), lambda x=x: x)
         x = tf.cond(use_reverb, lambda x=x: reverb(x, rt60, wet, sample_rate, seeds[12]), lambda x=x: x)
         x = tf.cond(use_dynamics, lambda x=x: compress(x, gain_db, ratio, dy.threshold_db, sample_rate), lambda x=x: x)
         out[track] = x
 
     nz = cfg.noise
     snr = draw(13, nz.min_snr_db, nz.max_snr_db)
-    out["audio"] = tf.cond(happens(14, nz.probability), lambda: add_noise(out["audio"], snr, draw(15) < 0.5, seeds[15]), lambda: out["audio"])
+    out["audio"] = tf.cond(
+        happens(14, nz.probability), lambda: add_noise(out["audio"], snr, draw(15) < 0.5, seeds[15]), lambda: out["audio"]
+    )
     out["snr_db"] = tf.where(happens(14, nz.probability), snr, tf.constant(float("inf")))
     return out

@@ -64,7 +64,9 @@ def read_f0_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return table[:, 0], table[:, 1], np.clip(table[:, 2], 0.0, 1.0)
 
 
-def resample_labels(times: np.ndarray, f0: np.ndarray, confidence: np.ndarray, frames: int, hop: int, sample_rate: int = contract.SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+def resample_labels(
+    times: np.ndarray, f0: np.ndarray, confidence: np.ndarray, frames: int, hop: int, sample_rate: int = contract.SAMPLE_RATE
+) -> tuple[np.ndarray, np.ndarray]:
     """Put (times, f0, confidence) on the label grid: log-f0 interpolated inside voiced runs."""
     grid = np.arange(frames) * hop / sample_rate
     voiced = f0 > 0

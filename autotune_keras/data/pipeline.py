@@ -23,10 +23,14 @@ def read_manifest(records_dir: str | Path) -> dict:
     """The dataset's manifest.json, with a clear error when the folder is not a dataset."""
     path = Path(records_dir) / "manifest.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no manifest; build the dataset first (python -m autotune_keras.dataset --out {records_dir})")
+        raise FileNotFoundError(
+            f"{path}: no manifest; build the dataset first (python -m autotune_keras.dataset --out {records_dir})"
+        )
     manifest = json.loads(path.read_text())
     if manifest.get("schema_version") != records.SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {manifest.get('schema_version')} but this code reads {records.SCHEMA_VERSION}; rebuild with --overwrite")
+        raise ValueError(
+            f"{path}: schema version {manifest.get('schema_version')} but this code reads {records.SCHEMA_VERSION}; rebuild with --overwrite"
+        )
     return manifest
 
 
@@ -75,13 +79,16 @@ def _crop(example: dict, window: int, hop: int) -> dict:
     for name in (*LABEL_FEATURES, "onsets"):
         out[name] = example[name][: window // hop]
     out["pitch_shift_cents"] = tf.constant(0.0)
+    out["stretch_rate"] = tf.constant(1.0)
     out["snr_db"] = tf.constant(float("inf"))
     return out
 
 
-def make_dataset(cfg: PipelineConfig, split: str = "train", training: bool | None = None, records_dir: str | Path | None = None) -> tf.data.Dataset:
+def make_dataset(
+    cfg: PipelineConfig, split: str = "train", training: bool | None = None, records_dir: str | Path | None = None
+) -> tf.data.Dataset:
     """Batches of dicts: audio / target_audio / grid_audio [B, W]; f0_hz / voicing /
-    target_f0_hz / onsets [B, W // hop]; has_target, tempo, pitch_shift_cents, snr_db,
+    target_f0_hz / onsets [B, W // hop]; has_target, tempo, pitch_shift_cents, stretch_rate, snr_db,
     instrument, key, scale, genre, source [B].
 
     ``training`` (default: split == 'train') shuffles, repeats forever and augments.

@@ -105,6 +105,11 @@ def _cut(length: int, cfg: DatasetConfig, sample_rate: int) -> list[tuple[int, i
     return bounds
 
 
+def _events_in(events: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Sample positions inside [start, stop), relative to start."""
+    return events[(events >= start) & (events < stop)] - start
+
+
 def _check_audio(audio: np.ndarray, cfg: DatasetConfig, sample_rate: int) -> None:
     if len(audio) < cfg.min_segment_seconds * sample_rate:
         raise SkipSource(f"too short ({len(audio) / sample_rate:.2f} s < {cfg.min_segment_seconds} s)")
@@ -126,9 +131,6 @@ def _synthetic_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int) ->
         frames = slice(start // hop, labels.num_frames(stop, hop))
         at = frame_at[frames]
 
-        def events(onsets):
-            return onsets[(onsets >= start) & (onsets < stop)] - start
-
         segments.append(
             Segment(
                 audio=phrase.audio[start:stop] * gain,
@@ -137,8 +139,8 @@ def _synthetic_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int) ->
                 f0_hz=phrase.f0_hz[at],
                 voicing=phrase.voicing[at],
                 target_f0_hz=phrase.target_f0_hz[at],
-                onsets=events(phrase.onsets),
-                grid_onsets=events(phrase.grid_onsets),
+                onsets=_events_in(phrase.onsets, start, stop),
+                grid_onsets=_events_in(phrase.grid_onsets, start, stop),
                 source=ref.name,
                 start_seconds=start / sample_rate,
                 metadata=phrase.metadata,
@@ -180,7 +182,7 @@ def _file_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int, metadat
                 audio=audio[start:stop],
                 f0_hz=f0[frame_slice],
                 voicing=voicing[frame_slice],
-                onsets=onsets[(onsets >= start) & (onsets < stop)] - start,
+                onsets=_events_in(onsets, start, stop),
                 source=ref.name,
                 start_seconds=start / sample_rate,
                 metadata={"instrument": "unknown", **meta},
@@ -189,7 +191,9 @@ def _file_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int, metadat
     return segments, label_source
 
 
-def load_segments(ref: SourceRef, cfg: DatasetConfig, metadata: dict | None = None, sample_rate: int = contract.SAMPLE_RATE) -> tuple[list[Segment], str]:
+def load_segments(
+    ref: SourceRef, cfg: DatasetConfig, metadata: dict | None = None, sample_rate: int = contract.SAMPLE_RATE
+) -> tuple[list[Segment], str]:
     """Labelled segments of one source and where its labels came from; raises SkipSource."""
     if ref.path:
         return _file_segments(ref, cfg, sample_rate, metadata or {})

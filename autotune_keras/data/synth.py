@@ -88,7 +88,15 @@ def _melody(rng: np.random.Generator, key_pc: int, intervals: tuple[int, ...], l
     return np.array(melody)
 
 
-def _draw_notes(rng: np.random.Generator, cfg: SyntheticConfig, instrument: str, register: tuple[float, float], key_pc: int, intervals, tempo: float) -> _Notes:
+def _draw_notes(
+    rng: np.random.Generator,
+    cfg: SyntheticConfig,
+    instrument: str,
+    register: tuple[float, float],
+    key_pc: int,
+    intervals,
+    tempo: float,
+) -> _Notes:
     beat = 60.0 / tempo
     seconds = cfg.phrase_seconds
     onsets, lengths = [], []
@@ -107,7 +115,9 @@ def _draw_notes(rng: np.random.Generator, cfg: SyntheticConfig, instrument: str,
     grid = np.array(onsets)
     low = max(register[0], cfg.midi_range[0])
     high = min(register[1], cfg.midi_range[1])
-    jitter = np.clip(rng.normal(0.0, cfg.timing_jitter_seconds, count), -2.5 * cfg.timing_jitter_seconds, 2.5 * cfg.timing_jitter_seconds)
+    jitter = np.clip(
+        rng.normal(0.0, cfg.timing_jitter_seconds, count), -2.5 * cfg.timing_jitter_seconds, 2.5 * cfg.timing_jitter_seconds
+    )
     performed = np.maximum(grid + jitter, 0.0)
     is_voice = instrument == "voice"
     vibrato_on = instrument in ("voice", "bowed", "flute", "reed")
@@ -132,7 +142,9 @@ def _lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float, sr: int) 
     return noise / (np.std(noise) + 1e-12)
 
 
-def _f0_contour(notes: _Notes, onsets: np.ndarray, n: int, sr: int, glide: bool, drift: np.ndarray, jitter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _f0_contour(
+    notes: _Notes, onsets: np.ndarray, n: int, sr: int, glide: bool, drift: np.ndarray, jitter: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample f0 in Hz (0 where silent) and the note index sounding at each sample (-1 none)."""
     cents = np.zeros(n)
     owner = np.full(n, -1)
@@ -212,7 +224,9 @@ class _Timbre:
         self.pluck_position = float(rng.uniform(0.08, 0.3))
         self.body = np.sort(rng.uniform(250.0, 3500.0, 3))
         self.formant_scale = formant_scale
-        self.noise_level = {"voice": 0.03, "pluck": 0.004, "bowed": 0.02, "reed": 0.01, "flute": 0.08}[instrument] * float(rng.uniform(0.5, 1.5))
+        self.noise_level = {"voice": 0.03, "pluck": 0.004, "bowed": 0.02, "reed": 0.01, "flute": 0.08}[instrument] * float(
+            rng.uniform(0.5, 1.5)
+        )
         self.vowel_formants = np.array([VOWEL_FORMANTS[v] for v in notes.vowel]) * formant_scale
 
     def partial_ratio(self) -> np.ndarray:
@@ -231,7 +245,7 @@ class _Timbre:
             amp = comb * damping
         elif self.instrument == "bowed":
             body = _formant_gain(freqs, np.broadcast_to(np.append(self.body, 4500.0), (len(f0_frames), 4)))
-            amp = (1.0 / k) * body ** 0.5
+            amp = (1.0 / k) * body**0.5
         elif self.instrument == "reed":
             odd = np.where(self.k % 2 == 1, 1.0, 0.15)[None, :]
             amp = odd / k ** (self.tilt * 0.8)
@@ -242,7 +256,16 @@ class _Timbre:
         return amp / norm
 
 
-def _render(timbre: _Timbre, f0: np.ndarray, owner: np.ndarray, env: np.ndarray, onsets: np.ndarray, shimmer: np.ndarray, noise: np.ndarray, sr: int) -> np.ndarray:
+def _render(
+    timbre: _Timbre,
+    f0: np.ndarray,
+    owner: np.ndarray,
+    env: np.ndarray,
+    onsets: np.ndarray,
+    shimmer: np.ndarray,
+    noise: np.ndarray,
+    sr: int,
+) -> np.ndarray:
     n = len(f0)
     held = f0.copy()  # hold the last pitch through silences so phase stays continuous
     voiced_idx = np.flatnonzero(held > 0)
@@ -284,7 +307,9 @@ def _render(timbre: _Timbre, f0: np.ndarray, owner: np.ndarray, env: np.ndarray,
     return pitched + timbre.noise_level * env * pulse * noise
 
 
-def _consonants(rng: np.random.Generator, notes: _Notes, onsets: np.ndarray, n: int, sr: int, fricative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _consonants(
+    rng: np.random.Generator, notes: _Notes, onsets: np.ndarray, n: int, sr: int, fricative: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Unvoiced noise bursts before some voice notes, and the mask where they sound."""
     out = np.zeros(n)
     mask = np.zeros(n, dtype=bool)

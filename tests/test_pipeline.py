@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from autotune_keras.config import PipelineConfig, from_dict
+from autotune_keras.data.pipeline import make_dataset
+
+WINDOW = 4096
+ALL_ON = {name: {"probability": 1.0} for name in ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise")}
+
+
+def config(records, **overrides) -> PipelineConfig:
+    data = {"records": str(records), "window_samples": WINDOW, "batch_size": 4, "shuffle_buffer": 8, "seed": 11}
+    return from_dict(PipelineConfig, data | overrides)
+
+
+def first_batches(ds, count=2):
+    return [{k: v.numpy() for k, v in batch.items()} for batch in ds.take(count)]
+
+
+def test_batches_have_fixed_shapes_and_sane_labels(synthetic_records):
+    cfg = config(synthetic_records, augment={"enabled": True, **ALL_ON})
+    for batch in first_batches(make_dataset(cfg, "train"), 3):
+        assert batch["audio"].shape == (4, WINDOW) and batch["target_audio"].shape == (4, WINDOW)
+        assert batch["f0_hz"].shape == (4, WINDOW // 128) and batch["onsets"].shape == (4, WINDOW // 128)
+        assert np.all(np.isfinite(batch["audio"])) and np.all(np.isfinite(batch["target_audio"]))
+        assert np.all(np.abs(batch["pitch_shift_cents"]) <= 50) and np.all(batch["pitch_shift_cents"] != 0)
+        assert np.all(np.abs(batch["stretch_rate"] - 1) <= 0.1 + 1e-6) and np.all(batch["stretch_rate"] != 1)
+        assert np.all(np.isfinite(batch["snr_db"]))
+        voiced = batch["f0_hz"][batch["voicing"] > 0.5]
+        assert np.all((voiced >= 75) & (voiced <= 2100))
+        assert np.all(batch["has_target"])
+
+
+def test_seeded_pipeline_is_deterministic(synthetic_records):
+    cfg = config(synthetic_records)
+    a, b = first_batches(make_dataset(cfg, "train")), first_batches(make_dataset(cfg, "train"))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x["audio"], y["audio"])
+        np.testing.assert_array_equal(x["f0_hz"], y["f0_hz"])
+    c = first_batches(make_dataset(config(synthetic_records, seed=12), "train"))
+    assert not np.array_equal(a[0]["audio"], c[0]["audio"])
+
+
+def test_evaluation_split_is_unaugmented_and_repeatable(synthetic_records):
+    cfg = config(synthetic_records, augment={"enabled": True, **ALL_ON})
+    first, second = first_batches(make_dataset(cfg, "validation"), 1), first_batches(make_dataset(cfg, "validation"), 1)
+    np.testing.assert_array_equal(first[0]["audio"], second[0]["audio"])
+    assert np.all(first[0]["pitch_shift_cents"] == 0) and np.all(np.isinf(first[0]["snr_db"]))
+
+
+def test_missing_dataset_and_split_errors(tmp_path, synthetic_records):
+    with pytest.raises(FileNotFoundError, match="no manifest; build the dataset first"):
+        make_dataset(config(tmp_path), "train")
+    with pytest.raises(ValueError, match="split 'test' has no examples"):
+        make_dataset(config(synthetic_records), "test")
