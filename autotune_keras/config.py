@@ -164,6 +164,7 @@ class PipelineConfig:
     shuffle_buffer: int = _ranged(256, 0)
     cycle_length: int = _ranged(4, 1)  # shards read at once by interleave
     seed: int | None = 0  # None = nondeterministic order and augmentation
+    with_targets: bool = True  # also window / augment target_audio and grid_audio (corrector, timing)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self) -> None:

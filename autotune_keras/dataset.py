@@ -14,13 +14,13 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
 from autotune_keras import contract
+from autotune_keras.cli import run
 from autotune_keras.config import CONFIG_DIR, DatasetConfig, load, to_dict
 from autotune_keras.data import records, sources
 from autotune_keras.data.records import SCHEMA_VERSION, ShardWriter, atomic_write_json
@@ -213,7 +213,8 @@ def main(
     quiet: bool = False,
     **overrides,
 ) -> None:
-    """Build TFRecord shards.
+    """Build TFRecord shards. Any config key is also a flag, dotted for sections, e.g.
+    --synthetic.num_phrases=50 --workers=2 --segment_seconds=4
 
     Args:
       source: 'synthetic' (the embedded generator) or a folder of wav/flac/ogg/mp3 files.
@@ -221,7 +222,6 @@ def main(
       config: YAML file parsed into DatasetConfig (configs/dataset.yaml).
       overwrite: delete an existing dataset built with other settings.
       quiet: no progress bar or summary.
-      **overrides: any config key, dotted for sections, e.g. --synthetic.num_phrases=50 --workers=2
     """
     cfg = load(DatasetConfig, config, overrides=overrides)
     build_dataset(source, out, cfg, overwrite=overwrite, progress=not quiet)
@@ -229,12 +229,7 @@ def main(
 
 def cli() -> None:
     """Console-script entry point."""
-    import fire
-
-    try:
-        fire.Fire(main)
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
-        sys.exit(f"error: {error}")
+    run(main, "autotune_keras.dataset")
 
 
 if __name__ == "__main__":

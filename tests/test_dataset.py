@@ -127,3 +127,16 @@ def test_cli_reports_a_missing_folder(tmp_path):
     )  # fmt: skip
     assert result.returncode != 0
     assert "nowhere: not a folder of audio files" in result.stderr
+
+
+def test_cli_help_lists_the_flags():
+    result = subprocess.run(
+        [sys.executable, "-m", "autotune_keras.dataset", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PAGER": "cat"},
+    )
+    assert result.returncode == 0
+    text = result.stdout + result.stderr  # fire prints help to stderr when not on a terminal
+    assert "python -m autotune_keras.dataset" in text and "--source" in text and "--synthetic.num_phrases" in text

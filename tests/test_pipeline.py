@@ -53,3 +53,10 @@ def test_missing_dataset_and_split_errors(tmp_path, synthetic_records):
         make_dataset(config(tmp_path), "train")
     with pytest.raises(ValueError, match="split 'test' has no examples"):
         make_dataset(config(synthetic_records), "test")
+
+
+def test_audio_only_pipeline_drops_target_tracks(synthetic_records):
+    cfg = config(synthetic_records, with_targets=False, augment={"enabled": True, **ALL_ON})
+    batch = first_batches(make_dataset(cfg, "train"), 1)[0]
+    assert "target_audio" not in batch and "grid_audio" not in batch
+    assert batch["audio"].shape == (4, WINDOW) and np.all(np.isfinite(batch["audio"]))

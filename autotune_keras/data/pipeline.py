@@ -45,14 +45,14 @@ def shard_paths(records_dir: str | Path, split: str) -> list[str]:
     return paths
 
 
-def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor) -> dict:
+def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor, tracks: tuple[str, ...]) -> dict:
     """A random hop-aligned crop of ``source_len`` samples (zero-padded when the segment is short)."""
     frames = source_len // hop
     total_frames = tf.shape(example["f0_hz"])[0]
     max_start = tf.maximum(total_frames - frames, 0)
     start = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
-    out = dict(example)
-    for track in augment.AUDIO_TRACKS:
+    out = {k: v for k, v in example.items() if k not in augment.AUDIO_TRACKS}
+    for track in tracks:
         x = example[track]
         x = tf.cond(tf.size(x) > 0, lambda x=x: x, lambda: tf.zeros_like(example["audio"]))
         x = x[start * hop : start * hop + source_len]
@@ -75,7 +75,8 @@ def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor) -> dict:
 def _crop(example: dict, window: int, hop: int) -> dict:
     out = dict(example)
     for track in augment.AUDIO_TRACKS:
-        out[track] = example[track][:window]
+        if track in example:
+            out[track] = example[track][:window]
     for name in (*LABEL_FEATURES, "onsets"):
         out[name] = example[name][: window // hop]
     out["pitch_shift_cents"] = tf.constant(0.0)
@@ -87,7 +88,8 @@ def _crop(example: dict, window: int, hop: int) -> dict:
 def make_dataset(
     cfg: PipelineConfig, split: str = "train", training: bool | None = None, records_dir: str | Path | None = None
 ) -> tf.data.Dataset:
-    """Batches of dicts: audio / target_audio / grid_audio [B, W]; f0_hz / voicing /
+    """Batches of dicts: audio / target_audio / grid_audio [B, W] (the last two only
+    ``with_targets``); f0_hz / voicing /
     target_f0_hz / onsets [B, W // hop]; has_target, tempo, pitch_shift_cents, stretch_rate, snr_db,
     instrument, key, scale, genre, source [B].
 
@@ -104,6 +106,7 @@ def make_dataset(
     use_augment = training and cfg.augment.enabled
     margin = augment.max_read_rate(cfg.augment) if use_augment else 1.0
     source_len = int(math.ceil(window * margin / hop) + 2) * hop
+    tracks = augment.AUDIO_TRACKS if cfg.with_targets else ("audio",)
     deterministic = cfg.seed is not None
     seed = cfg.seed if deterministic else int(tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64))
 
@@ -122,7 +125,7 @@ def make_dataset(
     def prepare(index, example):
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
         crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, num=2))
-        example = _window(example, source_len, hop, crop_seed)
+        example = _window(example, source_len, hop, crop_seed, tracks)
         if use_augment:
             return augment.augment_example(example, cfg.augment, window, hop, sample_rate, augment_seed)
         return _crop(example, window, hop)
