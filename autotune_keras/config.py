@@ -165,6 +165,7 @@ class PipelineConfig:
     cycle_length: int = _ranged(4, 1)  # shards read at once by interleave
     seed: int | None = 0  # None = nondeterministic order and augmentation
     with_targets: bool = True  # also window / augment target_audio and grid_audio (corrector, timing)
+    eval_windows_per_example: int = _ranged(8, 1)  # fixed windows cut from each validation/test segment
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self) -> None:
@@ -277,3 +278,32 @@ def to_dict(config: Any) -> dict:
         return value
 
     return plain(dataclasses.asdict(config))
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainConfig:
+    """Keras fit settings shared by every model."""
+
+    run_dir: str = "runs/pitch_detector"
+    epochs: int = _ranged(60, 1)
+    steps_per_epoch: int = _ranged(200, 1)
+    validation_steps: int = _ranged(20, 1)
+    learning_rate: float = _ranged(1e-3, 1e-6, 1.0)
+    lr_decay_epochs: int = _ranged(40, 1)  # cosine decay to 5 % over this many epochs
+    early_stopping_patience: int = _ranged(10, 1)
+    checkpoint_every_epochs: int = _ranged(5, 1)
+    contour_clips: int = _ranged(3, 0)  # validation clips drawn into TensorBoard each epoch
+    seed: int = 0
+
+
+@dataclass
+class QATConfig:
+    """Quantization-aware fine-tuning after float training."""
+
+    enabled: bool = True
+    epochs: int = _ranged(5, 1)
+    steps_per_epoch: int = _ranged(200, 1)
+    learning_rate: float = _ranged(1e-4, 1e-7, 1.0)

@@ -130,6 +130,9 @@ def make_dataset(
             return augment.augment_example(example, cfg.augment, window, hop, sample_rate, augment_seed)
         return _crop(example, window, hop)
 
+    if not training and cfg.eval_windows_per_example > 1:  # several fixed windows per segment
+        copies = cfg.eval_windows_per_example
+        ds = ds.flat_map(lambda example: tf.data.Dataset.from_tensors(example).repeat(copies))
     ds = ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if training and cfg.shuffle_buffer:
         ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)

@@ -1,0 +1,141 @@
+"""Pitch of audio files, streamed through the exported detector buffer by buffer.
+
+    python -m autotune_keras.detect song.wav takes/ [--model FILE.tflite|FILE.onnx|DIR] [--output DIR] [--plot]
+
+Writes ``NAME.f0.csv`` in CREPE's format (``time,frequency,confidence``; one row per 512-sample
+buffer; time is the instant the row describes) beside each input or under ``--output``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from autotune_keras import audio as audio_io
+from autotune_keras import contract
+from autotune_keras.cli import run
+from autotune_keras.runtime import ModelLoadError, Stream, load_runner
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "saved_models" / "pitch_detector"
+
+
+def expand_inputs(paths: tuple[str, ...]) -> list[Path]:
+    """Files as given, folders searched recursively for audio."""
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        files.extend(audio_io.list_audio_files(path) if path.is_dir() else [path])
+    return files
+
+
+def model_latency(model: Path) -> int:
+    """Latency in samples from the export report beside the model (buffer / 2 when absent)."""
+    folder = model if model.is_dir() and (model / "export_report.json").is_file() else model.parent
+    report = folder / "export_report.json"
+    if report.is_file():
+        return int(json.loads(report.read_text())["latency_samples"])
+    return contract.BUFFER_SIZE // 2
+
+
+def detect_file(stream: Stream, path: Path, latency_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times, Hz, confidence) per buffer of one file."""
+    audio = audio_io.load_audio(path)
+    stream.reset()
+    out = stream.run(audio)
+    pitch = out[contract.PitchDetectorTensors.PITCH].reshape(-1)
+    confidence = out[contract.PitchDetectorTensors.CONFIDENCE].reshape(-1)
+    times = ((np.arange(len(pitch)) + 1) * contract.BUFFER_SIZE - latency_samples) / contract.SAMPLE_RATE
+    keep = times >= 0
+    return times[keep], pitch[keep], confidence[keep]
+
+
+def write_csv(path: Path, times: np.ndarray, pitch: np.ndarray, confidence: np.ndarray) -> None:
+    """CREPE's csv: header ``time,frequency,confidence``, three decimals."""
+    rows = "\n".join(f"{t:.3f},{f:.3f},{c:.3f}" for t, f, c in zip(times, pitch, confidence, strict=True))
+    path.write_text("time,frequency,confidence\n" + rows + ("\n" if rows else ""))
+
+
+def plot_contour(path: Path, audio_path: Path, times: np.ndarray, pitch: np.ndarray, confidence: np.ndarray) -> None:
+    """PNG of the contour, coloured by confidence, over the file's spectrogram."""
+    import librosa
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    audio = audio_io.load_audio(audio_path)
+    spec = librosa.amplitude_to_db(np.abs(librosa.stft(audio, n_fft=4096, hop_length=512)), ref=np.max)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    librosa.display.specshow(spec, sr=contract.SAMPLE_RATE, hop_length=512, x_axis="time", y_axis="log", ax=ax, cmap="gray_r")
+    valid = confidence >= contract.CONFIDENCE_THRESHOLD
+    points = ax.scatter(
+        times[valid], pitch[valid], c=confidence[valid], s=4, cmap="viridis", vmin=contract.CONFIDENCE_THRESHOLD, vmax=1
+    )
+    fig.colorbar(points, ax=ax, label="confidence")
+    ax.set_ylim(contract.PITCH_MIN_HZ / 1.2, contract.PITCH_MAX_HZ * 1.2)
+    ax.set_title(f"{audio_path.name}: pitch where confidence >= {contract.CONFIDENCE_THRESHOLD}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(*paths: str, model: str | None = None, output: str | None = None, plot: bool = False, threads: int = 1) -> int:
+    """Detect pitch in audio files and folders; writes NAME.f0.csv (CREPE format) per file.
+
+    Args:
+      paths: audio files and/or folders (searched recursively).
+      model: .tflite, .onnx, SavedModel folder or export folder (default: the shipped
+        saved_models/pitch_detector, its INT8 TFLite).
+      output: folder for the csv/png files (default: beside each input).
+      plot: also write NAME.f0.png with the contour over a spectrogram.
+      threads: inference threads.
+    """
+    from tqdm import tqdm
+
+    if not paths:
+        raise ValueError("give at least one audio file or folder")
+    model_path = Path(model) if model else DEFAULT_MODEL
+    try:
+        runner = load_runner(model_path, threads)
+    except ModelLoadError as error:
+        hint = " (the default model ships in saved_models/pitch_detector; pass --model)" if not model else ""
+        raise FileNotFoundError(f"{error}{hint}") from None
+    stream = Stream(runner)
+    latency = model_latency(model_path)
+    files = expand_inputs(paths)
+    failures = 0
+    for path in tqdm(files, unit="file", desc="detect", disable=len(files) < 2):
+        try:
+            times, pitch, confidence = detect_file(stream, path, latency)
+        except (audio_io.AudioError, OSError) as error:
+            print(f"error: {error}" if str(path) in str(error) else f"error: {path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        folder = Path(output) if output else path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = path.name.rsplit(".", 1)[0]
+        write_csv(folder / f"{stem}.f0.csv", times, pitch, confidence)
+        if plot:
+            plot_contour(folder / f"{stem}.f0.png", path, times, pitch, confidence)
+    print(f"{len(files) - failures} of {len(files)} file(s) done" + (f", {failures} failed" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    code = 0
+
+    def command(*paths: str, model: str | None = None, output: str | None = None, plot: bool = False, threads: int = 1) -> None:
+        nonlocal code
+        code = main(*paths, model=model, output=output, plot=plot, threads=threads)
+
+    command.__doc__ = main.__doc__
+    run(command, "autotune_keras.detect")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    cli()

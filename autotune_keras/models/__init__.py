@@ -1,0 +1,1 @@
+"""Keras models (tf_keras) and their streaming wrappers."""

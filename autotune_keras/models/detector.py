@@ -1,0 +1,203 @@
+"""EnhancedPitchDetector: a streaming CREPE-style pitch classifier sized for one CPU core.
+
+Why this design (see docs/DETECTOR.md for the longer note):
+
+* 512 samples at 44.1 kHz are less than one period at 80 Hz, so the model sees a window of
+  ``context + 512`` samples: the new buffer plus the previous ``context`` samples, which the
+  exported model takes and returns as an explicit state tensor (zero lookahead by default).
+* Pitch as classification over 20-cent bins from 80 to 2000 Hz with Gaussian-blurred targets and
+  local weighted-average decoding (CREPE), which resolves far finer than the bin width.
+* A learned strided filterbank followed by depthwise-separable conv blocks written as Conv2D with
+  (1, k) kernels: every layer is a builtin TFLite op that runs in INT8 and that tfmot's QAT knows.
+* The window is RMS-normalised before the network so INT8 activations use their range whatever
+  the input level; decoding (argmax, local average, Hz) happens after the network.
+* A periodicity branch reads the normalised autocorrelation (as YIN / RAPT do) of the
+  decimated window: a conv stack with pooling cannot time a 100 Hz period to the 5 samples that
+  20 cents need, a lag axis can. Its values lie in [-1, 1], which INT8 represents well.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from autotune_keras import contract, music
+from autotune_keras.tfk import keras
+
+RMS_FLOOR = 1e-3  # windows quieter than -60 dBFS RMS are not amplified further
+LOCAL_AVERAGE_BINS = 4  # CREPE's local weighted average: argmax +- 4 bins
+
+
+@dataclass
+class DetectorConfig:
+    """Architecture and label settings of the pitch detector."""
+
+    context_samples: int = 1536  # past samples carried in the state
+    lookahead_buffers: int = 0  # label the buffer this many buffers back (adds latency)
+    cents_per_bin: float = 20.0
+    target_sigma_cents: float = 25.0
+    n_harmonics: int = 8
+    stem_filters: int = 32
+    stem_kernel: int = 32  # samples; a multiple of stem_stride
+    stem_stride: int = 8
+    block_filters: tuple[int, int, int, int] = (48, 64, 96, 128)
+    block_kernels: tuple[int, int, int, int] = (9, 9, 9, 5)
+    squeeze_filters: int = 24
+    dropout: float = 0.1
+    nccf_decimation: int = 4  # the periodicity branch works at 44100 / 4 Hz
+    nccf_units: int = 64
+
+    @property
+    def window_samples(self) -> int:
+        return self.context_samples + contract.BUFFER_SIZE
+
+    @property
+    def n_bins(self) -> int:
+        span = music.hz_to_cents(contract.PITCH_MAX_HZ) - music.hz_to_cents(contract.PITCH_MIN_HZ)
+        return int(math.floor(span / self.cents_per_bin)) + 1
+
+    @property
+    def latency_samples(self) -> int:
+        """From the label instant (centre of the labelled buffer) to the end of the input."""
+        return contract.BUFFER_SIZE // 2 + self.lookahead_buffers * contract.BUFFER_SIZE
+
+    @property
+    def nccf_lags(self) -> int:
+        """Lags 0..N at the decimated rate, N covering the longest period (80 Hz)."""
+        return int(math.ceil(contract.SAMPLE_RATE / self.nccf_decimation / contract.PITCH_MIN_HZ)) + 1
+
+    def bin_cents(self) -> np.ndarray:
+        """Centre of each bin in cents above 10 Hz."""
+        return music.hz_to_cents(contract.PITCH_MIN_HZ) + self.cents_per_bin * np.arange(self.n_bins)
+
+
+def _separable_block(x, filters: int, kernel: int, name: str):
+    x = keras.layers.DepthwiseConv2D((1, kernel), padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = keras.layers.ReLU(name=f"{name}_dw_relu")(x)
+    x = keras.layers.Conv2D(filters, (1, 1), use_bias=False, name=f"{name}_pw")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_pw_bn")(x)
+    x = keras.layers.ReLU(name=f"{name}_pw_relu")(x)
+    return keras.layers.MaxPooling2D((1, 2), name=f"{name}_pool")(x)
+
+
+def build_network(cfg: DetectorConfig) -> keras.Model:
+    """The quantizable core: normalised window [b, W] and its NCCF [b, lags] -> pitch bin logits,
+    voicing logit, harmonics."""
+    window = keras.Input((cfg.window_samples,), name="window")
+    nccf = keras.Input((cfg.nccf_lags,), name="nccf")
+    # Fold the window into frames of `stem_stride` samples: a (1, kernel / stride) conv over frames
+    # is a strided (1, kernel) filterbank over samples, but with stride input channels instead of
+    # one, which INT8 kernels run ~4x faster.
+    x = keras.layers.Reshape((1, cfg.window_samples // cfg.stem_stride, cfg.stem_stride), name="frames")(window)
+    x = keras.layers.Conv2D(
+        cfg.stem_filters, (1, cfg.stem_kernel // cfg.stem_stride), padding="same", use_bias=False, name="filterbank"
+    )(x)
+    x = keras.layers.BatchNormalization(name="filterbank_bn")(x)
+    x = keras.layers.ReLU(name="filterbank_relu")(x)
+    x = keras.layers.MaxPooling2D((1, 2), name="filterbank_pool")(x)
+    for i, (filters, kernel) in enumerate(zip(cfg.block_filters, cfg.block_kernels, strict=True)):
+        x = _separable_block(x, filters, kernel, f"block{i + 1}")
+    x = keras.layers.Conv2D(cfg.squeeze_filters, (1, 1), use_bias=False, name="squeeze")(x)
+    x = keras.layers.BatchNormalization(name="squeeze_bn")(x)
+    x = keras.layers.ReLU(name="squeeze_relu")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    # periodicity branch: lag templates over the NCCF (fine period resolution for low voices)
+    periodicity = keras.layers.Dense(cfg.nccf_units, activation="relu", name="periodicity")(nccf)
+    x = keras.layers.Concatenate(name="features")([x, periodicity])
+    x = keras.layers.Dropout(cfg.dropout, name="dropout")(x)
+    pitch_logits = keras.layers.Dense(cfg.n_bins, name="pitch_logits")(x)
+    voicing_logit = keras.layers.Dense(1, name="voicing_logit")(x)
+    harmonics = keras.layers.Dense(cfg.n_harmonics, activation="sigmoid", name="harmonics")(x)
+    return keras.Model(
+        {"window": window, "nccf": nccf},
+        {"pitch_logits": pitch_logits, "voicing_logit": voicing_logit, "harmonics": harmonics},
+        name="pitch_detector_core",
+    )
+
+
+def normalize_window(window: tf.Tensor) -> tf.Tensor:
+    """Scale each window to unit RMS (no more than a -60 dBFS floor allows)."""
+    rms = tf.sqrt(tf.reduce_mean(tf.square(window), axis=-1, keepdims=True))
+    return window / tf.maximum(rms, RMS_FLOOR)
+
+
+def nccf(window: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """Normalised autocorrelation of the decimated window at lags 0..N (Wiener-Khinchin: RFFT,
+    power, then a fixed inverse-cosine matrix), unbiased for the shrinking overlap -> [b, lags].
+    A YIN-like periodicity feature in about [-1, 1]; RFFT2D / COMPLEX_ABS / FULLY_CONNECTED are
+    builtin TFLite ops and stay float (they sit outside the INT8 network)."""
+    lags = cfg.nccf_lags
+    length = cfg.window_samples // cfg.nccf_decimation
+    fft_length = 2 * length  # zero padding: linear, not circular, correlation
+    decimated = tf.reduce_mean(tf.reshape(window, [-1, length, cfg.nccf_decimation]), axis=-1)
+    power = tf.square(tf.abs(tf.signal.rfft(decimated, fft_length=[fft_length])))
+    k = np.arange(fft_length // 2 + 1)[:, None]
+    weight = np.where((k == 0) | (k == fft_length // 2), 1.0, 2.0) / fft_length
+    inverse = (weight * np.cos(2 * np.pi * k * np.arange(lags)[None, :] / fft_length)).astype(np.float32)
+    correlation = tf.matmul(power, tf.constant(inverse))
+    unbias = (length / (length - np.arange(lags))).astype(np.float32)
+    return correlation / (correlation[:, :1] + 1e-6) * unbias
+
+
+def network_inputs(window: tf.Tensor, cfg: DetectorConfig) -> dict[str, tf.Tensor]:
+    """Raw window [b, W] -> the network's inputs (RMS-normalised window and its NCCF)."""
+    normalised = normalize_window(window)
+    return {"window": normalised, "nccf": nccf(normalised, cfg)}
+
+
+def decode_pitch(logits: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """CREPE decoding: sigmoid-weighted average of bin cents within +-4 bins of the argmax -> Hz [b, 1]."""
+    cents = tf.constant(cfg.bin_cents(), tf.float32)
+    bins = tf.range(cfg.n_bins, dtype=tf.int32)
+    peak = tf.argmax(logits, axis=-1, output_type=tf.int32)[:, None]
+    near = tf.cast(tf.abs(bins[None, :] - peak) <= LOCAL_AVERAGE_BINS, tf.float32)
+    weights = tf.sigmoid(logits) * near
+    mean_cents = tf.reduce_sum(weights * cents, axis=-1, keepdims=True) / (tf.reduce_sum(weights, axis=-1, keepdims=True) + 1e-9)
+    return 10.0 * tf.exp(mean_cents * (math.log(2.0) / 1200.0))
+
+
+def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """Gaussian-blurred bin targets [b, bins] for f0 [b] in Hz (all zero where f0 <= 0)."""
+    cents = tf.constant(cfg.bin_cents(), tf.float32)
+    safe = tf.maximum(f0_hz, 1.0)
+    true_cents = 1200.0 * tf.math.log(safe / 10.0)[:, None] / math.log(2.0)
+    target = tf.exp(-tf.square(cents[None, :] - true_cents) / (2.0 * cfg.target_sigma_cents**2))
+    return target * tf.cast(f0_hz > 0, tf.float32)[:, None]
+
+
+class StreamingDetector(tf.Module):
+    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context]) ->
+    pitch, confidence, harmonics, audio_state_out."""
+
+    STATE_IN = "audio_state"
+    STATE_OUT = "audio_state_out"
+
+    def __init__(self, network: keras.Model, cfg: DetectorConfig):
+        super().__init__(name="pitch_detector")
+        self.network = network
+        self.cfg = cfg
+
+    def __call__(self, audio_buffer: tf.Tensor, audio_state: tf.Tensor) -> dict[str, tf.Tensor]:
+        names = contract.PitchDetectorTensors
+        window = tf.concat([audio_state, audio_buffer], axis=1)
+        outputs = self.network(network_inputs(window, self.cfg), training=False)
+        return {
+            names.PITCH: decode_pitch(outputs["pitch_logits"], self.cfg),
+            names.CONFIDENCE: tf.sigmoid(outputs["voicing_logit"]),
+            names.HARMONICS: outputs["harmonics"],
+            self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
+        }
+
+    def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
+        return [
+            tf.TensorSpec([batch, contract.BUFFER_SIZE], tf.float32, name=contract.PitchDetectorTensors.AUDIO_BUFFER),
+            tf.TensorSpec([batch, self.cfg.context_samples], tf.float32, name=self.STATE_IN),
+        ]
+
+    def concrete_function(self, batch: int | None = None):
+        """A traced function with the contract's input names (for SavedModel / TFLite / ONNX)."""
+        return tf.function(self.__call__, input_signature=self.input_signature(batch)).get_concrete_function()

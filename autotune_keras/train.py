@@ -1,0 +1,329 @@
+"""Train the pitch detector: float training, then quantization-aware fine-tuning.
+
+    python -m autotune_keras.train --config configs/pitch_detector.yaml [--epochs 3] [--key.sub value]
+
+Builds the synthetic default dataset first if the configured records are absent. A killed run
+started again with the same command resumes (Keras BackupAndRestore). Writes to ``train.run_dir``:
+``config.yaml``, ``float.weights.h5``, ``qat.weights.h5``, ``checkpoints/``, ``logs/`` (TensorBoard).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from autotune_keras import contract
+from autotune_keras.cli import run
+from autotune_keras.config import CONFIG_DIR, DatasetConfig, PipelineConfig, QATConfig, TrainConfig, load, to_dict
+from autotune_keras.data.pipeline import make_dataset, read_manifest
+from autotune_keras.metrics import pitch_metrics
+from autotune_keras.models import detector
+from autotune_keras.tfk import keras
+
+ALIASES = {
+    "epochs": "train.epochs",
+    "steps_per_epoch": "train.steps_per_epoch",
+    "run_dir": "train.run_dir",
+    "learning_rate": "train.learning_rate",
+}
+N_HARMONIC_WINDOW = 1024
+
+
+@dataclass
+class DetectorExperiment:
+    """Everything a pitch detector run needs (configs/pitch_detector.yaml)."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    model: detector.DetectorConfig = field(default_factory=detector.DetectorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    qat: QATConfig = field(default_factory=QATConfig)
+
+    def validate(self) -> None:
+        """Cross-section checks."""
+        self.dataset.validate()
+        self.pipeline.validate()
+        if self.model.stem_kernel % self.model.stem_stride or self.model.window_samples % self.model.stem_stride:
+            raise ValueError("model.stem_kernel and the window must be multiples of model.stem_stride")
+
+
+def load_experiment(path: str | Path, overrides: dict | None = None) -> DetectorExperiment:
+    """Parse the experiment YAML plus command-line overrides (``--epochs`` is ``train.epochs``)."""
+    overrides = {ALIASES.get(k, k): v for k, v in (overrides or {}).items()}
+    return load(DetectorExperiment, path, overrides=overrides)
+
+
+def label_frame(cfg: detector.DetectorConfig, hop: int) -> int:
+    """Index of the label frame (centre of the labelled buffer) inside the model's window."""
+    centre = cfg.window_samples - contract.BUFFER_SIZE // 2 - cfg.lookahead_buffers * contract.BUFFER_SIZE
+    return centre // hop
+
+
+def harmonic_amplitudes(audio: tf.Tensor, f0_hz: tf.Tensor, n_harmonics: int) -> tf.Tensor:
+    """Relative amplitudes (max 1) of harmonics 1..N of ``f0_hz`` in the window's last 1024 samples."""
+    segment = audio[:, -N_HARMONIC_WINDOW:] * tf.signal.hann_window(N_HARMONIC_WINDOW)[None, :]
+    n = tf.range(N_HARMONIC_WINDOW, dtype=tf.float32)
+    k = tf.range(1, n_harmonics + 1, dtype=tf.float32)
+    freqs = f0_hz[:, None] * k[None, :]  # [b, N]
+    phase = 2.0 * math.pi * freqs[:, :, None] * n[None, None, :] / contract.SAMPLE_RATE
+    real = tf.reduce_sum(segment[:, None, :] * tf.cos(phase), axis=-1)
+    imag = tf.reduce_sum(segment[:, None, :] * tf.sin(phase), axis=-1)
+    amplitude = tf.sqrt(real**2 + imag**2) * tf.cast(freqs < contract.SAMPLE_RATE / 2, tf.float32)
+    return amplitude / (tf.reduce_max(amplitude, axis=-1, keepdims=True) + 1e-9)
+
+
+def detector_io(batch: dict, cfg: detector.DetectorConfig, hop: int):
+    """Pipeline batch -> (normalised window, targets, sample weights) for Keras fit."""
+    frame = label_frame(cfg, hop)
+    voiced = tf.cast(batch["voicing"][:, frame] > 0.5, tf.float32)
+    f0 = batch["f0_hz"][:, frame] * voiced
+    x = detector.network_inputs(batch["audio"], cfg)
+    y = {
+        "pitch_logits": detector.pitch_targets(f0, cfg),
+        "voicing_logit": voiced[:, None],
+        "harmonics": harmonic_amplitudes(batch["audio"], f0, cfg.n_harmonics),
+    }
+    weights = {"pitch_logits": voiced, "voicing_logit": tf.ones_like(voiced), "harmonics": voiced}
+    return x, y, weights
+
+
+def datasets(exp: DetectorExperiment):
+    """Training and validation datasets of (x, y, weights), built from the configured records."""
+    records = Path(exp.pipeline.records)
+    if not (records / "manifest.json").is_file():
+        from autotune_keras.dataset import build_dataset
+
+        print(f"{records} not found: building the synthetic default dataset first")
+        build_dataset("synthetic", records, exp.dataset)
+    hop = int(read_manifest(records)["label_hop"])
+    window = exp.model.window_samples
+    pipeline = load(PipelineConfig, None, overrides=to_dict(exp.pipeline) | {"window_samples": window, "with_targets": False})
+    train = make_dataset(pipeline, "train").map(lambda b: detector_io(b, exp.model, hop), num_parallel_calls=tf.data.AUTOTUNE)
+    validation = make_dataset(pipeline, "validation").map(lambda b: detector_io(b, exp.model, hop)).cache()
+    return train.prefetch(tf.data.AUTOTUNE), validation.repeat(), hop
+
+
+def compile_network(network: keras.Model, learning_rate) -> None:
+    """Adam; BCE on pitch bins (CREPE) and voicing, MSE on harmonics."""
+    network.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss={
+            "pitch_logits": keras.losses.BinaryCrossentropy(from_logits=True),
+            "voicing_logit": keras.losses.BinaryCrossentropy(from_logits=True),
+            "harmonics": keras.losses.MeanSquaredError(),
+        },
+        loss_weights={"pitch_logits": 1.0, "voicing_logit": 0.3, "harmonics": 0.1},
+    )
+
+
+def decode_numpy(outputs: dict, cfg: detector.DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Network outputs -> (Hz, confidence) with the exported model's decoding."""
+    pitch = detector.decode_pitch(tf.convert_to_tensor(outputs["pitch_logits"]), cfg).numpy()[:, 0]
+    confidence = tf.sigmoid(outputs["voicing_logit"]).numpy()[:, 0]
+    return pitch, confidence
+
+
+class PitchMetrics(keras.callbacks.Callback):
+    """Each epoch: mir_eval RPA / RCA / voicing on fixed validation windows, added to the logs
+    (so TensorBoard records them), and an image of predicted vs true contours on whole clips."""
+
+    def __init__(self, validation, steps: int, cfg: detector.DetectorConfig, clips: list[dict], log_dir: Path):
+        super().__init__()
+        batches = list(validation.take(steps))
+        self.x = {key: np.concatenate([b[0][key].numpy() for b in batches]) for key in batches[0][0]}
+        targets = np.concatenate([b[1]["pitch_logits"].numpy() for b in batches])
+        self.voiced = np.concatenate([b[1]["voicing_logit"].numpy()[:, 0] for b in batches]) > 0.5
+        cents = cfg.bin_cents()
+        self.ref_hz = np.where(self.voiced, 10.0 * 2 ** (cents[np.argmax(targets, axis=1)] / 1200.0), 0.0)
+        # exact labels: the bin argmax is only 20-cent accurate, so recover f0 from the Gaussian
+        weights = targets * (np.abs(np.arange(len(cents))[None, :] - np.argmax(targets, axis=1)[:, None]) <= 2)
+        exact_cents = (weights * cents).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        self.ref_hz = np.where(self.voiced, 10.0 * 2 ** (exact_cents / 1200.0), 0.0)
+        self.cfg = cfg
+        self.clips = clips
+        self.writer = tf.summary.create_file_writer(str(log_dir / "contours"))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        outputs = self.model.predict(self.x, batch_size=256, verbose=0)
+        pitch, confidence = decode_numpy(outputs, self.cfg)
+        scores = pitch_metrics(self.ref_hz, self.voiced, pitch, confidence)
+        if logs is not None:
+            for key in (
+                "rpa_50",
+                "rpa_25",
+                "rpa_10",
+                "rca_50",
+                "voicing_recall",
+                "voicing_precision",
+                "median_abs_cents",
+                "octave_errors",
+            ):
+                if key in scores:
+                    logs[f"val_{key}"] = scores[key]
+        if self.clips:
+            with self.writer.as_default():
+                tf.summary.image("pitch_contours", self._contour_image(), step=epoch)
+
+    def _contour_image(self) -> np.ndarray:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(len(self.clips), 1, figsize=(8, 2.2 * len(self.clips)), squeeze=False)
+        for ax, clip in zip(axes[:, 0], self.clips, strict=True):
+            outputs = self.model.predict(clip["windows"], batch_size=256, verbose=0)
+            pitch, confidence = decode_numpy(outputs, self.cfg)
+            t = clip["times"]
+            ax.plot(t, np.where(clip["ref_hz"] > 0, clip["ref_hz"], np.nan), "k", lw=2, label="true")
+            ax.plot(
+                t,
+                np.where(confidence >= contract.CONFIDENCE_THRESHOLD, pitch, np.nan),
+                "r.",
+                ms=3,
+                label="predicted (conf >= 0.7)",
+            )
+            ax.set_yscale("log")
+            ax.set_ylabel("Hz")
+            ax.set_title(clip["name"], fontsize=8)
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+        axes[-1, 0].set_xlabel("seconds")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        plt.close(fig)
+        return tf.image.decode_png(buffer.getvalue(), channels=4)[None]
+
+
+def buffer_windows(audio: np.ndarray, context: int) -> np.ndarray:
+    """The window a streaming model sees at each 512-sample buffer (zero state at the start)."""
+    n_buffers = len(audio) // contract.BUFFER_SIZE
+    padded = np.concatenate([np.zeros(context, np.float32), audio[: n_buffers * contract.BUFFER_SIZE]])
+    starts = np.arange(n_buffers) * contract.BUFFER_SIZE
+    return np.stack([padded[s : s + context + contract.BUFFER_SIZE] for s in starts]).astype(np.float32)
+
+
+def buffer_labels(
+    f0_hz: np.ndarray, voicing: np.ndarray, n_buffers: int, hop: int, lookahead: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """f0 and voicing at the centre of each buffer (minus the lookahead) from frame labels."""
+    centre = np.arange(n_buffers) * contract.BUFFER_SIZE + contract.BUFFER_SIZE // 2 - lookahead * contract.BUFFER_SIZE
+    index = np.clip(centre // hop, 0, len(f0_hz) - 1)
+    voiced = (voicing[index] > 0.5) & (centre >= 0)
+    return np.where(voiced, f0_hz[index], 0.0), voiced
+
+
+def contour_clips(records: Path, cfg: detector.DetectorConfig, count: int, hop: int) -> list[dict]:
+    """The first ``count`` validation segments as streaming windows with per-buffer labels."""
+    from autotune_keras.data import records as rec
+    from autotune_keras.data.pipeline import shard_paths
+
+    clips = []
+    for raw in tf.data.TFRecordDataset(shard_paths(records, "validation")).take(count):
+        example = rec.parse(raw)
+        audio = example["audio"].numpy()
+        windows = buffer_windows(audio, cfg.context_samples)
+        ref, _ = buffer_labels(example["f0_hz"].numpy(), example["voicing"].numpy(), len(windows), hop, cfg.lookahead_buffers)
+        normalised = {k: v.numpy() for k, v in detector.network_inputs(tf.constant(windows), cfg).items()}
+        times = (np.arange(len(windows)) * contract.BUFFER_SIZE + contract.BUFFER_SIZE // 2) / contract.SAMPLE_RATE
+        name = f"{example['source'].numpy().decode()} ({example['instrument'].numpy().decode()})"
+        clips.append({"windows": normalised, "ref_hz": ref, "times": times, "name": name})
+    return clips
+
+
+def _fit(
+    network: keras.Model, exp: DetectorExperiment, train, validation, hop: int, phase: str, epochs: int, steps: int
+) -> keras.callbacks.History:
+    run_dir = Path(exp.train.run_dir)
+    log_dir = run_dir / "logs" / phase
+    clips = contour_clips(Path(exp.pipeline.records), exp.model, exp.train.contour_clips, hop) if exp.train.contour_clips else []
+    callbacks = [
+        PitchMetrics(validation, exp.train.validation_steps, exp.model, clips, log_dir),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup" / phase)),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "checkpoints" / (phase + "-epoch{epoch:03d}.weights.h5")),
+            save_weights_only=True,
+            save_freq=steps * exp.train.checkpoint_every_epochs,
+        ),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / f"{phase}-best.weights.h5"),
+            monitor="val_rpa_50",
+            mode="max",
+            save_best_only=True,
+            save_weights_only=True,
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_rpa_50", mode="max", patience=exp.train.early_stopping_patience, restore_best_weights=True
+        ),
+        keras.callbacks.TensorBoard(str(log_dir), write_graph=False),
+        keras.callbacks.CSVLogger(str(run_dir / f"{phase}-history.csv"), append=True),
+    ]
+    return network.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        validation_data=validation,
+        validation_steps=exp.train.validation_steps,
+        callbacks=callbacks,
+        verbose=2,
+    )
+
+
+def train(exp: DetectorExperiment) -> Path:
+    """Run float training then QAT (each skipped when already finished); returns the run dir."""
+    tf.keras.utils.set_random_seed(exp.train.seed) if hasattr(tf.keras, "utils") else None
+    run_dir = Path(exp.train.run_dir)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(exp), sort_keys=False))
+    state_path = run_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    train_ds, validation, hop = datasets(exp)
+
+    network = detector.build_network(exp.model)
+    print(
+        f"pitch detector: {network.count_params():,} parameters, window {exp.model.window_samples} samples, {exp.model.n_bins} bins"
+    )
+    if state.get("float") != "done":
+        schedule = keras.optimizers.schedules.CosineDecay(
+            exp.train.learning_rate, exp.train.lr_decay_epochs * exp.train.steps_per_epoch, alpha=0.05
+        )
+        compile_network(network, schedule)
+        _fit(network, exp, train_ds, validation, hop, "float", exp.train.epochs, exp.train.steps_per_epoch)
+        network.save_weights(str(run_dir / "float.weights.h5"))
+        state["float"] = "done"
+        state_path.write_text(json.dumps(state))
+    else:
+        network.load_weights(str(run_dir / "float.weights.h5"))
+    if exp.qat.enabled and state.get("qat") != "done":
+        from autotune_keras.quantize import quantize_aware
+
+        qat_network = quantize_aware(network)
+        compile_network(qat_network, exp.qat.learning_rate)
+        _fit(qat_network, exp, train_ds, validation, hop, "qat", exp.qat.epochs, exp.qat.steps_per_epoch)
+        qat_network.save_weights(str(run_dir / "qat.weights.h5"))
+        state["qat"] = "done"
+        state_path.write_text(json.dumps(state))
+    print(f"done: {run_dir} (TensorBoard: tensorboard --logdir {run_dir / 'logs'})")
+    return run_dir
+
+
+def main(config: str = str(CONFIG_DIR / "pitch_detector.yaml"), **overrides) -> None:
+    """Train the pitch detector. Flags: --epochs, --steps_per_epoch, --run_dir, --learning_rate,
+    or any config key dotted by section (e.g. --qat.epochs=2 --pipeline.batch_size=64)."""
+    train(load_experiment(config, overrides))
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    run(main, "autotune_keras.train")
+
+
+if __name__ == "__main__":
+    cli()

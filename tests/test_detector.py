@@ -1,0 +1,186 @@
+"""The detector chain on a tiny run: train -> QAT -> export -> parity -> header -> detect / benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+from conftest import harmonic_tone
+
+from autotune_keras import contract
+from autotune_keras.export.__main__ import export
+from autotune_keras.models import detector
+from autotune_keras.runtime import Stream, load_runner
+from autotune_keras.train import buffer_windows, load_experiment, train
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = contract.PitchDetectorTensors
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_records, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run") / "detector"
+    overrides = {
+        "pipeline.records": str(synthetic_records), "pipeline.batch_size": 8, "train.run_dir": str(run_dir),
+        "train.epochs": 1, "train.steps_per_epoch": 4, "train.validation_steps": 2, "train.contour_clips": 1,
+        "qat.epochs": 1, "qat.steps_per_epoch": 2,
+    }  # fmt: skip
+    train(load_experiment(ROOT / "configs" / "pitch_detector.yaml", overrides))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "pitch_detector"
+    export(tiny_run, out)
+    return out
+
+
+def test_training_writes_weights_logs_and_contour_images(tiny_run):
+    assert (tiny_run / "float.weights.h5").is_file() and (tiny_run / "qat.weights.h5").is_file()
+    history = (tiny_run / "float-history.csv").read_text().splitlines()
+    assert "val_rpa_50" in history[0] and len(history) == 2
+    events = list((tiny_run / "logs").rglob("events.out.tfevents.*"))
+    tags = {
+        value.tag for path in events for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value
+    }
+    assert "pitch_contours" in tags
+    assert any("rpa_50" in tag for tag in tags)
+
+
+def test_streaming_model_equals_sliding_windows():
+    cfg = detector.DetectorConfig()
+    module = detector.StreamingDetector(detector.build_network(cfg), cfg)
+    audio = harmonic_tone(220.0, 0.2)
+    windows = buffer_windows(audio, cfg.context_samples)
+    state = np.zeros((1, cfg.context_samples), np.float32)
+    for i, window in enumerate(windows):
+        out = module(tf.constant(audio[None, i * 512 : (i + 1) * 512]), tf.constant(state))
+        np.testing.assert_array_equal(tf.concat([state, audio[None, i * 512 : (i + 1) * 512]], 1).numpy(), window[None])
+        state = out["audio_state_out"].numpy()
+
+
+def test_decoding_recovers_pitch_between_bins():
+    cfg = detector.DetectorConfig()
+    f0 = tf.constant([81.0, 219.3, 440.0, 1234.5, 1990.0])
+    logits = tf.math.log(detector.pitch_targets(f0, cfg) + 1e-6) * 3.0
+    decoded = detector.decode_pitch(logits, cfg).numpy()[:, 0]
+    np.testing.assert_allclose(1200 * np.log2(decoded / f0.numpy()), 0.0, atol=2.0)
+
+
+def test_export_files_names_and_parity(tiny_export):
+    report = json.loads((tiny_export / "export_report.json").read_text())
+    for name in (
+        "pitch_detector_int8.tflite",
+        "pitch_detector_float.tflite",
+        "pitch_detector.onnx",
+        "pitch_detector.h",
+        "saved_model/saved_model.pb",
+    ):
+        assert (tiny_export / name).is_file(), name
+    assert report["int8_source"] == "qat" and report["int8_network_fraction"] == 1.0
+    assert set(report["parity"]) >= {"savedmodel", "tflite_float", "tflite_int8", "onnx"}
+    assert report["parity"]["tflite_float"]["audio_state_out_max_abs"] == 0.0
+    for path in ("pitch_detector_int8.tflite", "pitch_detector_float.tflite", "pitch_detector.onnx", "saved_model"):
+        runner = load_runner(tiny_export / path)
+        assert set(runner.inputs) == {NAMES.AUDIO_BUFFER, "audio_state"}, path
+        assert set(runner.outputs) == {NAMES.PITCH, NAMES.CONFIDENCE, NAMES.HARMONICS, "audio_state_out"}, path
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tiny_export / "pitch_detector_int8.tflite"))
+    names = {d["name"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
+    assert names == {NAMES.AUDIO_BUFFER, "audio_state", NAMES.PITCH, NAMES.CONFIDENCE, NAMES.HARMONICS, "audio_state_out"}
+    ops = report["ops"]["tflite_int8"]
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "QUANTIZE"} <= set(ops)
+    assert not any(op.startswith("FLEX") or op == "CUSTOM" for op in ops)
+
+
+def test_onnx_takes_any_batch(tiny_export):
+    runner = load_runner(tiny_export / "pitch_detector.onnx")
+    out = runner({NAMES.AUDIO_BUFFER: np.zeros((5, 512), np.float32), "audio_state": np.zeros((5, 1536), np.float32)})
+    assert out[NAMES.PITCH].shape == (5, 1) and out[NAMES.HARMONICS].shape == (5, 8)
+
+
+def test_export_refuses_to_overwrite(tiny_run, tiny_export):
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export(tiny_run, tiny_export)
+
+
+def test_header_compiles_and_matches_the_model(tiny_export, tmp_path):
+    compiler = shutil.which("g++")
+    if compiler is None:
+        pytest.skip("no C++ compiler (g++) on this machine")
+    source = tmp_path / "check.cpp"
+    source.write_text(
+        f'#include "{tiny_export / "pitch_detector.h"}"\n#include <cstdio>\n'
+        "namespace m = autotune_keras::pitch_detector;\n"
+        'static_assert(m::kBufferSize == 512 && m::kSampleRate == 44100, "contract");\n'
+        "int main() {\n"
+        '  for (const auto& t : m::kInputs) std::printf("in %s %d %d %d %s\\n", t.name, t.rank, t.shape[0], t.shape[1], t.state_pair);\n'
+        '  for (const auto& t : m::kOutputs) std::printf("out %s %d %d %d %s\\n", t.name, t.rank, t.shape[0], t.shape[1], t.state_pair);\n'
+        '  std::printf("latency %d scales %zu major %d\\n", m::kLatencySamples, m::kScales.size(), m::kScales[0].count);\n}\n'
+    )
+    binary = tmp_path / "check"
+    subprocess.run([compiler, "-std=c++17", "-Wall", "-Werror", str(source), "-o", str(binary)], check=True)
+    printed = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout.splitlines()
+    runner = load_runner(tiny_export / "pitch_detector_int8.tflite")
+    for line in printed:
+        kind, name, *rest = line.split()
+        if kind in ("in", "out"):
+            rank, batch, width = int(rest[0]), int(rest[1]), int(rest[2])
+            shape = (
+                runner.inputs[name] if kind == "in" else tuple(runner.interpreter.get_tensor(runner._output_index[name]).shape)
+            )
+            assert (rank, batch, width) == (len(shape), shape[0], shape[1]), line
+    assert "in audio_state 2 1 1536 audio_state_out" in printed
+    report = json.loads((tiny_export / "export_report.json").read_text())
+    assert printed[-1] == f"latency {report['latency_samples']} scales 7 major 7"
+
+
+def test_detect_cli_writes_crepe_csv_and_reports_bad_files(tiny_export, tmp_path):
+    audio_dir = tmp_path / "in"
+    audio_dir.mkdir()
+    sf.write(audio_dir / "tone.flac", np.stack([harmonic_tone(220.0, 1.0, 48000)] * 2, axis=1), 48000)
+    (audio_dir / "broken.wav").write_bytes(b"not audio")
+    result = subprocess.run(
+        [sys.executable, "-m", "autotune_keras.detect", str(audio_dir), "--model", str(tiny_export), "--output", str(tmp_path / "out"), "--plot"],
+        cwd=ROOT, capture_output=True, text=True, env=os.environ | {"MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"broken.wav: cannot decode audio", result.stderr)
+    lines = (tmp_path / "out" / "tone.f0.csv").read_text().splitlines()
+    assert lines[0] == "time,frequency,confidence"
+    times = np.array([float(line.split(",")[0]) for line in lines[1:]])
+    assert len(times) == int(np.ceil(44100 / 512))
+    np.testing.assert_allclose(np.diff(times), 512 / 44100, atol=1e-3)
+    assert times[0] == pytest.approx(256 / 44100, abs=1e-3)
+    assert (tmp_path / "out" / "tone.f0.png").stat().st_size > 10_000
+
+
+def test_benchmark_reports_latency(tiny_export):
+    from autotune_keras.benchmark import benchmark, format_report
+
+    figures = benchmark(tiny_export / "pitch_detector_int8.tflite", runs=200, warmup=10)
+    assert 0 < figures["min_ms"] <= figures["median_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert figures["median_ms"] < contract.LATENCY_BUDGET_MS
+    assert "median=" in format_report(figures)
+
+
+def test_stream_state_makes_buffers_depend_on_the_past(tiny_export):
+    stream = Stream(load_runner(tiny_export / "pitch_detector_float.tflite"))
+    tone = harmonic_tone(220.0, 0.1)
+    first = stream.process(tone[:512])
+    second = stream.process(tone[:512])
+    stream.reset()
+    again = stream.process(tone[:512])
+    np.testing.assert_array_equal(first[NAMES.HARMONICS], again[NAMES.HARMONICS])
+    assert not np.array_equal(first[NAMES.HARMONICS], second[NAMES.HARMONICS])
