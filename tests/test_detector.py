@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +186,25 @@ def test_stream_state_makes_buffers_depend_on_the_past(tiny_export):
     again = stream.process(tone[:512])
     np.testing.assert_array_equal(first[NAMES.HARMONICS], again[NAMES.HARMONICS])
     assert not np.array_equal(first[NAMES.HARMONICS], second[NAMES.HARMONICS])
+
+
+def test_killed_training_resumes_where_it_stopped(synthetic_records, tmp_path):
+    run_dir = tmp_path / "resumed"
+    command = [sys.executable, "-m", "autotune_keras.train", "--run_dir", str(run_dir), "--epochs", "6", "--steps_per_epoch", "3",
+               f"--pipeline.records={synthetic_records}", "--pipeline.batch_size=8", "--train.validation_steps=1",
+               "--train.contour_clips=0", "--qat.enabled=False"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = run_dir / "float-history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None and (not history.is_file() or len(history.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    assert process.poll() is None, "training finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = len(history.read_text().splitlines()) - 1
+    assert 2 <= done_before < 6
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
+    assert epochs[:done_before] == list(range(done_before))
+    assert epochs[-1] == 5 and len(epochs) <= 7  # continued; at most the interrupted epoch ran twice
+    assert (run_dir / "float.weights.h5").is_file()
