@@ -8,6 +8,10 @@ import numpy as np
 from autotune_keras import contract
 
 CENT_TOLERANCES = (50, 25, 10)
+# the scores reported everywhere (TensorBoard, evaluation reports, detector comparisons)
+SUMMARY_KEYS = (
+    "rpa_50", "rpa_25", "rpa_10", "rca_50", "voicing_recall", "voicing_precision", "octave_errors", "median_abs_cents",
+)  # fmt: skip
 
 
 def pitch_metrics(

@@ -19,11 +19,11 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
-from autotune_keras import contract
+from autotune_keras import contract, evaluation
 from autotune_keras.cli import run
 from autotune_keras.config import CONFIG_DIR, DatasetConfig, PipelineConfig, QATConfig, TrainConfig, load, to_dict
 from autotune_keras.data.pipeline import make_dataset, read_manifest
-from autotune_keras.metrics import pitch_metrics
+from autotune_keras.metrics import SUMMARY_KEYS, pitch_metrics
 from autotune_keras.models import detector
 from autotune_keras.tfk import keras
 
@@ -107,7 +107,7 @@ def datasets(exp: DetectorExperiment):
     pipeline = load(PipelineConfig, None, overrides=to_dict(exp.pipeline) | {"window_samples": window, "with_targets": False})
     train = make_dataset(pipeline, "train").map(lambda b: detector_io(b, exp.model, hop), num_parallel_calls=tf.data.AUTOTUNE)
     validation = make_dataset(pipeline, "validation").map(lambda b: detector_io(b, exp.model, hop)).cache()
-    return train.prefetch(tf.data.AUTOTUNE), validation.repeat(), hop
+    return train.prefetch(tf.data.AUTOTUNE), validation.repeat()
 
 
 def compile_network(network: keras.Model, learning_rate) -> None:
@@ -155,16 +155,7 @@ class PitchMetrics(keras.callbacks.Callback):
         pitch, confidence = decode_numpy(outputs, self.cfg)
         scores = pitch_metrics(self.ref_hz, self.voiced, pitch, confidence)
         if logs is not None:
-            for key in (
-                "rpa_50",
-                "rpa_25",
-                "rpa_10",
-                "rca_50",
-                "voicing_recall",
-                "voicing_precision",
-                "median_abs_cents",
-                "octave_errors",
-            ):
+            for key in SUMMARY_KEYS:
                 if key in scores:
                     logs[f"val_{key}"] = scores[key]
         if self.clips:
@@ -202,48 +193,23 @@ class PitchMetrics(keras.callbacks.Callback):
         return tf.image.decode_png(buffer.getvalue(), channels=4)[None]
 
 
-def buffer_windows(audio: np.ndarray, context: int) -> np.ndarray:
-    """The window a streaming model sees at each 512-sample buffer (zero state at the start)."""
-    n_buffers = len(audio) // contract.BUFFER_SIZE
-    padded = np.concatenate([np.zeros(context, np.float32), audio[: n_buffers * contract.BUFFER_SIZE]])
-    starts = np.arange(n_buffers) * contract.BUFFER_SIZE
-    return np.stack([padded[s : s + context + contract.BUFFER_SIZE] for s in starts]).astype(np.float32)
-
-
-def buffer_labels(
-    f0_hz: np.ndarray, voicing: np.ndarray, n_buffers: int, hop: int, lookahead: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """f0 and voicing at the centre of each buffer (minus the lookahead) from frame labels."""
-    centre = np.arange(n_buffers) * contract.BUFFER_SIZE + contract.BUFFER_SIZE // 2 - lookahead * contract.BUFFER_SIZE
-    index = np.clip(centre // hop, 0, len(f0_hz) - 1)
-    voiced = (voicing[index] > 0.5) & (centre >= 0)
-    return np.where(voiced, f0_hz[index], 0.0), voiced
-
-
-def contour_clips(records: Path, cfg: detector.DetectorConfig, count: int, hop: int) -> list[dict]:
+def contour_clips(records: Path, cfg: detector.DetectorConfig, count: int) -> list[dict]:
     """The first ``count`` validation segments as streaming windows with per-buffer labels."""
-    from autotune_keras.data import records as rec
-    from autotune_keras.data.pipeline import shard_paths
-
     clips = []
-    for raw in tf.data.TFRecordDataset(shard_paths(records, "validation")).take(count):
-        example = rec.parse(raw)
-        audio = example["audio"].numpy()
-        windows = buffer_windows(audio, cfg.context_samples)
-        ref, _ = buffer_labels(example["f0_hz"].numpy(), example["voicing"].numpy(), len(windows), hop, cfg.lookahead_buffers)
+    for clip in evaluation.load_clips(records, "validation", limit=count):
+        windows = evaluation.buffer_windows(clip.audio, cfg.context_samples)
+        times, ref, _ = evaluation.buffer_labels(clip, len(windows), cfg.latency_samples)
         normalised = {k: v.numpy() for k, v in detector.network_inputs(tf.constant(windows), cfg).items()}
-        times = (np.arange(len(windows)) * contract.BUFFER_SIZE + contract.BUFFER_SIZE // 2) / contract.SAMPLE_RATE
-        name = f"{example['source'].numpy().decode()} ({example['instrument'].numpy().decode()})"
-        clips.append({"windows": normalised, "ref_hz": ref, "times": times, "name": name})
+        clips.append({"windows": normalised, "ref_hz": ref, "times": times, "name": clip.name})
     return clips
 
 
 def _fit(
-    network: keras.Model, exp: DetectorExperiment, train, validation, hop: int, phase: str, epochs: int, steps: int
+    network: keras.Model, exp: DetectorExperiment, train, validation, phase: str, epochs: int, steps: int
 ) -> keras.callbacks.History:
     run_dir = Path(exp.train.run_dir)
     log_dir = run_dir / "logs" / phase
-    clips = contour_clips(Path(exp.pipeline.records), exp.model, exp.train.contour_clips, hop) if exp.train.contour_clips else []
+    clips = contour_clips(Path(exp.pipeline.records), exp.model, exp.train.contour_clips) if exp.train.contour_clips else []
     callbacks = [
         PitchMetrics(validation, exp.train.validation_steps, exp.model, clips, log_dir),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup" / phase)),
@@ -284,7 +250,7 @@ def train(exp: DetectorExperiment) -> Path:
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(exp), sort_keys=False))
     state_path = run_dir / "state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    train_ds, validation, hop = datasets(exp)
+    train_ds, validation = datasets(exp)
 
     network = detector.build_network(exp.model)
     print(
@@ -295,7 +261,7 @@ def train(exp: DetectorExperiment) -> Path:
             exp.train.learning_rate, exp.train.lr_decay_epochs * exp.train.steps_per_epoch, alpha=0.05
         )
         compile_network(network, schedule)
-        _fit(network, exp, train_ds, validation, hop, "float", exp.train.epochs, exp.train.steps_per_epoch)
+        _fit(network, exp, train_ds, validation, "float", exp.train.epochs, exp.train.steps_per_epoch)
         network.save_weights(str(run_dir / "float.weights.h5"))
         state["float"] = "done"
         state_path.write_text(json.dumps(state))
@@ -306,7 +272,7 @@ def train(exp: DetectorExperiment) -> Path:
 
         qat_network = quantize_aware(network)
         compile_network(qat_network, exp.qat.learning_rate)
-        _fit(qat_network, exp, train_ds, validation, hop, "qat", exp.qat.epochs, exp.qat.steps_per_epoch)
+        _fit(qat_network, exp, train_ds, validation, "qat", exp.qat.epochs, exp.qat.steps_per_epoch)
         qat_network.save_weights(str(run_dir / "qat.weights.h5"))
         state["qat"] = "done"
         state_path.write_text(json.dumps(state))

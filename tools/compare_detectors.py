@@ -20,20 +20,10 @@ import numpy as np  # noqa: E402
 
 from autotune_keras import contract  # noqa: E402
 from autotune_keras.evaluation import add_noise, buffer_labels, evaluate_stream, load_clips  # noqa: E402
-from autotune_keras.metrics import pitch_metrics  # noqa: E402
+from autotune_keras.metrics import SUMMARY_KEYS, pitch_metrics  # noqa: E402
 from autotune_keras.runtime import load_runner  # noqa: E402
 
-COLUMNS = (
-    "rpa_50",
-    "rpa_25",
-    "rpa_10",
-    "rca_50",
-    "voicing_recall",
-    "voicing_precision",
-    "octave_errors",
-    "median_abs_cents",
-    "seconds_per_audio_second",
-)
+COLUMNS = (*SUMMARY_KEYS, "seconds_per_audio_second")
 
 
 def _score_offline(estimate, clips, snr_db, latency_samples=contract.BUFFER_SIZE // 2) -> dict:

@@ -7,6 +7,14 @@ from autotune_keras import contract
 DTYPES = {"float32": "kFloat32", "int8": "kInt8", "int32": "kInt32", "int64": "kInt64"}
 
 
+def float_literal(value: float) -> str:
+    """A C++ float literal (``0.0f``, ``0.134791166f``, ``1e-05f``); ``0f`` is not one."""
+    text = f"{value:.9g}"
+    if "." not in text and "e" not in text and "inf" not in text and "nan" not in text:
+        text += ".0"
+    return text + "f"
+
+
 def _tensor_rows(tensors: list[dict]) -> str:
     rows = []
     for t in tensors:
@@ -14,7 +22,8 @@ def _tensor_rows(tensors: list[dict]) -> str:
         shape_text = ", ".join(str(d) for d in shape)
         rows.append(
             f'    TensorInfo{{"{t["name"]}", DType::{DTYPES[t["dtype"]]}, {len(t["shape"])}, {{{shape_text}}}, '
-            f'{t.get("scale", 0.0):.9g}f, {t.get("zero_point", 0)}, "{t.get("state_pair", "")}"}},'
+            f'{float_literal(t.get("scale", 0.0))}, {t.get("zero_point", 0)}, "{t.get("state_pair", "")}", '
+            f'"{t.get("savedmodel_tensor", "")}"}},'
         )
     return "\n".join(rows)
 
@@ -53,6 +62,7 @@ struct TensorInfo {{
   float scale;               // INT8 quantization scale (0 = float tensor)
   int zero_point;
   const char* state_pair;    // for state tensors: the tensor to feed back on the next buffer
+  const char* savedmodel_tensor;  // "op:index" of this tensor in the SavedModel's serving_default graph
 }};
 
 struct Scale {{
@@ -66,11 +76,11 @@ constexpr int kSampleRate = {contract.SAMPLE_RATE};
 constexpr int kBufferSize = {contract.BUFFER_SIZE};
 constexpr int kChannels = {contract.CHANNELS};
 constexpr int kLatencySamples = {latency_samples};
-constexpr float kPitchMinHz = {contract.PITCH_MIN_HZ:.1f}f;
-constexpr float kPitchMaxHz = {contract.PITCH_MAX_HZ:.1f}f;
-constexpr float kConfidenceThreshold = {contract.CONFIDENCE_THRESHOLD:.2f}f;
+constexpr float kPitchMinHz = {float_literal(contract.PITCH_MIN_HZ)};
+constexpr float kPitchMaxHz = {float_literal(contract.PITCH_MAX_HZ)};
+constexpr float kConfidenceThreshold = {float_literal(contract.CONFIDENCE_THRESHOLD)};
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = {int8["scale"]:.9g}f;
+constexpr float kInt8NetworkInputScale = {float_literal(int8["scale"])};
 constexpr int kInt8NetworkInputZeroPoint = {int8["zero_point"]};
 
 constexpr std::array<TensorInfo, {len(inputs)}> kInputs = {{{{

@@ -41,8 +41,8 @@ class DetectorConfig:
     target_sigma_cents: float = 25.0
     n_harmonics: int = 8
     stem_filters: int = 32
-    stem_kernel: int = 32  # samples; a multiple of stem_stride
-    stem_stride: int = 8
+    stem_kernel: int = 64  # samples; a multiple of stem_stride
+    stem_stride: int = 16
     block_filters: tuple[int, int, int, int] = (48, 64, 96, 128)
     block_kernels: tuple[int, int, int, int] = (9, 9, 9, 5)
     squeeze_filters: int = 24

@@ -23,6 +23,7 @@ struct TensorInfo {
   float scale;               // INT8 quantization scale (0 = float tensor)
   int zero_point;
   const char* state_pair;    // for state tensors: the tensor to feed back on the next buffer
+  const char* savedmodel_tensor;  // "op:index" of this tensor in the SavedModel's serving_default graph
 };
 
 struct Scale {
@@ -38,21 +39,21 @@ constexpr int kChannels = 1;
 constexpr int kLatencySamples = 256;
 constexpr float kPitchMinHz = 80.0f;
 constexpr float kPitchMaxHz = 2000.0f;
-constexpr float kConfidenceThreshold = 0.70f;
+constexpr float kConfidenceThreshold = 0.7f;
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = 0.134791166f;
-constexpr int kInt8NetworkInputZeroPoint = -3;
+constexpr float kInt8NetworkInputScale = 0.11615897f;
+constexpr int kInt8NetworkInputZeroPoint = 0;
 
 constexpr std::array<TensorInfo, 2> kInputs = {{
-    TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0f, 0, ""},
-    TensorInfo{"audio_state", DType::kFloat32, 2, {1, 1536, 0, 0}, 0f, 0, "audio_state_out"},
+    TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0.0f, 0, "", "serving_default_audio_buffer:0"},
+    TensorInfo{"audio_state", DType::kFloat32, 2, {1, 1536, 0, 0}, 0.0f, 0, "audio_state_out", "serving_default_audio_state:0"},
 }};
 
 constexpr std::array<TensorInfo, 4> kOutputs = {{
-    TensorInfo{"pitch", DType::kFloat32, 2, {1, 1, 0, 0}, 0f, 0, ""},
-    TensorInfo{"confidence", DType::kFloat32, 2, {1, 1, 0, 0}, 0f, 0, ""},
-    TensorInfo{"harmonics", DType::kFloat32, 2, {1, 8, 0, 0}, 0f, 0, ""},
-    TensorInfo{"audio_state_out", DType::kFloat32, 2, {1, 1536, 0, 0}, 0f, 0, "audio_state"},
+    TensorInfo{"pitch", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:3"},
+    TensorInfo{"confidence", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:1"},
+    TensorInfo{"harmonics", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:2"},
+    TensorInfo{"audio_state_out", DType::kFloat32, 2, {1, 1536, 0, 0}, 0.0f, 0, "audio_state", "StatefulPartitionedCall:0"},
 }};
 
 constexpr std::array<Scale, 7> kScales = {{
