@@ -38,22 +38,23 @@ def benchmark(model: str | Path, runs: int = 1000, warmup: int = 50, threads: in
     started = time.perf_counter()
     runner = load_runner(model, threads)
     stream = Stream(runner)
+    controls = stream.control_feeds()  # a corrector's target pitch and strength
     init_ms = (time.perf_counter() - started) * 1e3
     rng = np.random.default_rng(seed)
     t = np.arange((runs + warmup + 1) * contract.BUFFER_SIZE) / contract.SAMPLE_RATE
     audio = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
     buffers = audio.reshape(-1, contract.BUFFER_SIZE)
     started = time.perf_counter()
-    stream.process(buffers[0])
+    stream.process(buffers[0], **controls)
     first_ms = (time.perf_counter() - started) * 1e3
     started = time.perf_counter()
     for buffer in buffers[1 : warmup + 1]:
-        stream.process(buffer)
+        stream.process(buffer, **controls)
     warmup_ms = (time.perf_counter() - started) * 1e3 / max(warmup, 1)
     latencies = np.empty(runs)
     for i, buffer in enumerate(buffers[warmup + 1 : warmup + 1 + runs]):
         started = time.perf_counter()
-        stream.process(buffer)
+        stream.process(buffer, **controls)
         latencies[i] = time.perf_counter() - started
     latencies *= 1e3
     path = runner.path if hasattr(runner, "path") else model

@@ -41,6 +41,14 @@ def load_clips(records: str | Path, split: str = "test", limit: int | None = Non
     return clips
 
 
+def buffer_windows(audio: np.ndarray, context: int) -> np.ndarray:
+    """The window a streaming model sees at each whole 512-sample buffer (zero state at the start)."""
+    n_buffers = len(audio) // contract.BUFFER_SIZE
+    padded = np.concatenate([np.zeros(context, np.float32), audio[: n_buffers * contract.BUFFER_SIZE]])
+    starts = np.arange(n_buffers) * contract.BUFFER_SIZE
+    return np.stack([padded[s : s + context + contract.BUFFER_SIZE] for s in starts]).astype(np.float32)
+
+
 def add_noise(audio: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     """White noise at ``snr_db`` against the clip's RMS."""
     noise = np.random.default_rng(seed).standard_normal(len(audio))
@@ -56,28 +64,134 @@ def buffer_labels(clip: LabelledClip, n_buffers: int, latency_samples: int) -> t
     return instant / contract.SAMPLE_RATE, np.where(voiced, clip.f0_hz[index], 0.0), voiced
 
 
+@dataclass
+class StreamedClip:
+    """A clip streamed through a detector: per-buffer labels, outputs and call latency."""
+
+    name: str
+    times: np.ndarray  # the instant each output describes (s)
+    ref_hz: np.ndarray
+    voiced: np.ndarray
+    pitch: np.ndarray
+    confidence: np.ndarray
+    latency_ms: np.ndarray  # wall time of each buffer's call
+
+
+def stream_detector(runner, clips: list[LabelledClip], latency_samples: int, snr_db: float | None = None) -> list[StreamedClip]:
+    """Stream every clip buffer by buffer with state (zero at each clip's start), timing each call."""
+    from autotune_keras.runtime import Stream
+
+    names = contract.PitchDetectorTensors
+    stream = Stream(runner)
+    streamed = []
+    for i, clip in enumerate(clips):
+        audio = add_noise(clip.audio, snr_db, seed=i) if snr_db is not None else clip.audio
+        n = int(np.ceil(len(audio) / contract.BUFFER_SIZE))
+        buffers = np.zeros(n * contract.BUFFER_SIZE, np.float32)
+        buffers[: len(audio)] = audio
+        stream.reset()
+        pitch, confidence, latency = np.empty(n), np.empty(n), np.empty(n)
+        for b, buffer in enumerate(buffers.reshape(n, contract.BUFFER_SIZE)):
+            started = time.perf_counter()
+            out = stream.process(buffer)
+            latency[b] = (time.perf_counter() - started) * 1e3
+            pitch[b], confidence[b] = float(out[names.PITCH][0]), float(out[names.CONFIDENCE][0])
+        times, ref, voiced = buffer_labels(clip, n, latency_samples)
+        streamed.append(StreamedClip(clip.name, times, ref, voiced, pitch, confidence, latency))
+    return streamed
+
+
+def score_streamed(streamed: list[StreamedClip]) -> dict:
+    """Pitch metrics over every buffer of every clip, plus compute per second of audio."""
+    join = lambda field: np.concatenate([getattr(s, field) for s in streamed])  # noqa: E731
+    scores = pitch_metrics(join("ref_hz"), join("voiced"), join("pitch"), join("confidence"))
+    audio_seconds = len(join("pitch")) * contract.BUFFER_SIZE / contract.SAMPLE_RATE
+    scores["audio_seconds"] = audio_seconds
+    scores["seconds_per_audio_second"] = float(join("latency_ms").sum() / 1e3 / max(audio_seconds, 1e-9))
+    return scores
+
+
 def evaluate_stream(runner, clips: list[LabelledClip], latency_samples: int, snr_db: float | None = None) -> dict:
     """RPA / RCA / voicing over every buffer of every clip, streamed with state; also seconds of
     compute per second of audio."""
-    from autotune_keras.runtime import Stream
+    return score_streamed(stream_detector(runner, clips, latency_samples, snr_db))
 
-    refs, voiced_all, pitches, confidences = [], [], [], []
-    compute, audio_seconds = 0.0, 0.0
-    stream = Stream(runner)
-    for i, clip in enumerate(clips):
-        audio = add_noise(clip.audio, snr_db, seed=i) if snr_db is not None else clip.audio
-        stream.reset()
+
+TAIL_EXCLUDED = 2048  # samples at the end of a corrected phrase left out of the click check
+
+
+def held_out_phrases(count: int, seconds: float = 3.0, first_index: int = 1_000_000):
+    """Synthetic phrases with their in-tune twins, from indices no dataset build uses."""
+    from autotune_keras.config import SyntheticConfig
+    from autotune_keras.data.synth import synthesize_phrase
+
+    cfg = SyntheticConfig(phrase_seconds=seconds)
+    return [synthesize_phrase(first_index + i, cfg) for i in range(count)]
+
+
+def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0, snr_db: float | None = 30.0) -> dict:
+    """Correct each phrase (noise added at ``snr_db``) towards its key and scale with a fresh
+    corrector from ``make_corrector() -> (corrector, latency)``, and score the output against the
+    exactly-in-tune twin: pYIN pitch within 10 cents of the scale note on voiced frames,
+    multi-resolution STFT distance, STOI, spectral-envelope distance, clicks at buffer edges,
+    clipping / NaN; and strength-0 transparency (SNR against the input)."""
+    from autotune_keras.audio_metrics import (
+        align,
+        artifacts,
+        edge_jumps,
+        envelope_distance,
+        mr_stft_distance,
+        pitch_on_target,
+        stoi,
+    )
+    from autotune_keras.audio_metrics import snr_db as snr
+    from autotune_keras.correct import correct_stream
+
+    rows = []
+    for i, phrase in enumerate(phrases):
+        key, scale = phrase.metadata["key"], phrase.metadata["scale"]
+        audio = add_noise(phrase.audio, snr_db, seed=i) if snr_db is not None else phrase.audio
+        corrector, latency = make_corrector()
         started = time.perf_counter()
-        out = stream.run(audio)
-        compute += time.perf_counter() - started
-        audio_seconds += len(audio) / contract.SAMPLE_RATE
-        n = len(out[contract.PitchDetectorTensors.PITCH])
-        _, ref, voiced = buffer_labels(clip, n, latency_samples)
-        refs.append(ref)
-        voiced_all.append(voiced)
-        pitches.append(out[contract.PitchDetectorTensors.PITCH].reshape(-1))
-        confidences.append(out[contract.PitchDetectorTensors.CONFIDENCE].reshape(-1))
-    scores = pitch_metrics(np.concatenate(refs), np.concatenate(voiced_all), np.concatenate(pitches), np.concatenate(confidences))
-    scores["seconds_per_audio_second"] = compute / max(audio_seconds, 1e-9)
-    scores["audio_seconds"] = audio_seconds
-    return scores
+        result = correct_stream(audio, detector, corrector, latency, key, scale, strength)
+        seconds = time.perf_counter() - started
+        aligned, lag = align(result["audio"], phrase.in_tune_audio)
+        on_target = pitch_on_target(aligned, phrase.target_f0_hz)
+        # the phrases end mid-note: leave out the end, where the output (delayed by up to a few
+        # periods while correcting) runs into the end of the input
+        at_edges, inside = edge_jumps(result["audio"][: -TAIL_EXCLUDED])
+        corrector, latency = make_corrector()
+        untouched = correct_stream(audio, detector, corrector, latency, key, scale, 0.0)["audio"]
+        rows.append(
+            {
+                "within_10_cents": on_target["within"],
+                "voiced_frames": on_target["frames"],
+                "median_abs_cents": on_target["median_abs_cents"],
+                "mr_stft_to_in_tune": mr_stft_distance(aligned, phrase.in_tune_audio),
+                "mr_stft_input_to_in_tune": mr_stft_distance(audio, phrase.in_tune_audio),
+                "stoi": stoi(aligned, phrase.in_tune_audio),
+                "envelope_distance": envelope_distance(aligned, phrase.in_tune_audio),
+                **artifacts(result["audio"]),
+                "edge_jump_max": at_edges,
+                "inside_jump_max": inside,
+                "strength_0_snr_db": min(snr(untouched, audio), 200.0),
+                "lag_samples": lag,
+                "seconds_per_audio_second": seconds / (len(audio) / contract.SAMPLE_RATE),
+            }
+        )
+    frames = np.array([r["voiced_frames"] for r in rows], float)
+    return {
+        "phrases": len(rows),
+        "within_10_cents": float(np.sum(frames * [r["within_10_cents"] for r in rows]) / max(frames.sum(), 1)),
+        "median_abs_cents": float(np.median([r["median_abs_cents"] for r in rows])),
+        "mr_stft_to_in_tune": float(np.mean([r["mr_stft_to_in_tune"] for r in rows])),
+        "mr_stft_input_to_in_tune": float(np.mean([r["mr_stft_input_to_in_tune"] for r in rows])),
+        "stoi": float(np.mean([r["stoi"] for r in rows])),
+        "envelope_distance": float(np.mean([r["envelope_distance"] for r in rows])),
+        "clicks": int(sum(r["edge_jump_max"] > r["inside_jump_max"] for r in rows)),
+        "non_finite_samples": int(sum(r["non_finite_samples"] for r in rows)),
+        "clipped_samples": int(sum(r["clipped_samples"] for r in rows)),
+        "strength_0_snr_db_min": float(min(r["strength_0_snr_db"] for r in rows)),
+        "seconds_per_audio_second": float(np.mean([r["seconds_per_audio_second"] for r in rows])),
+        "per_phrase": rows,
+    }

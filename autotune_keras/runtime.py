@@ -11,6 +11,13 @@ import numpy as np
 from autotune_keras import contract
 
 STATE_SUFFIX = "_out"  # a state input X comes back as output X_out
+# Values for control inputs (neither audio nor state) when a tool streams without a score: a
+# steady note at full strength, a mid tempo.
+CONTROL_DEFAULTS = {
+    contract.PitchCorrectorTensors.TARGET_PITCH: 220.0,
+    contract.PitchCorrectorTensors.CORRECTION_STRENGTH: 1.0,
+    contract.TimingTensors.TARGET_TEMPO: 120.0,
+}
 DEFAULT_FILE = "{name}_int8.tflite"
 
 
@@ -113,6 +120,14 @@ class Stream:
     def reset(self) -> None:
         """Zero every state (the start of a new stream)."""
         self.state = {name: np.zeros((1, *self.runner.inputs[name][1:]), np.float32) for name in self.state_names}
+
+    def control_feeds(self) -> dict[str, np.ndarray]:
+        """Constant :data:`CONTROL_DEFAULTS` (else 0) for inputs that are neither audio nor state."""
+        return {
+            name: np.full((1, *shape[1:]), CONTROL_DEFAULTS.get(name, 0.0), np.float32)
+            for name, shape in self.runner.inputs.items()
+            if name != self.buffer_input and name not in self.state_names
+        }
 
     def process(self, buffer: np.ndarray, **extra: np.ndarray) -> dict[str, np.ndarray]:
         """Run one buffer; returns the non-state outputs with the batch axis removed."""

@@ -1,6 +1,9 @@
-"""Shared fixtures: a tiny synthetic dataset and a folder of real audio files (good and bad)."""
+"""Shared fixtures: a tiny synthetic dataset, a folder of real audio files (good and bad), and a
+tiny trained and exported detector."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from autotune_keras.config import DatasetConfig, SyntheticConfig
 from autotune_keras.dataset import build_dataset
 
 SR = contract.SAMPLE_RATE
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def tiny_dataset_config(**synthetic) -> DatasetConfig:
@@ -56,3 +60,28 @@ def audio_folder(tmp_path_factory):
     nan[100] = np.nan
     sf.write(folder / "nan.wav", nan, SR, subtype="FLOAT")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_records, tmp_path_factory):
+    """A detector trained for a few steps (float + QAT) on the tiny dataset."""
+    from autotune_keras.train import load_experiment, train
+
+    run_dir = tmp_path_factory.mktemp("run") / "detector"
+    overrides = {
+        "pipeline.records": str(synthetic_records), "pipeline.batch_size": 8, "train.run_dir": str(run_dir),
+        "train.epochs": 1, "train.steps_per_epoch": 4, "train.validation_steps": 2, "train.contour_clips": 1,
+        "qat.epochs": 1, "qat.steps_per_epoch": 2,
+    }  # fmt: skip
+    train(load_experiment(ROOT / "configs" / "pitch_detector.yaml", overrides))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """The tiny run exported to every format."""
+    from autotune_keras.export.__main__ import export
+
+    out = tmp_path_factory.mktemp("export") / "pitch_detector"
+    export(tiny_run, out)
+    return out

@@ -12,14 +12,21 @@ class ParityError(AssertionError):
 
 
 def compare(
-    reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray], pitch_name: str, confidence_name: str, threshold: float
+    reference: dict[str, np.ndarray],
+    candidate: dict[str, np.ndarray],
+    pitch_name: str | None,
+    confidence_name: str,
+    threshold: float,
 ) -> dict[str, float]:
-    """Errors of ``candidate`` against ``reference``: max abs per output, and for pitch the cents
-    error on frames the reference calls voiced (median, p95, share within 50 cents)."""
+    """Errors of ``candidate`` against ``reference``: max abs per output, and for pitch (when the
+    model outputs one) the cents error on frames the reference calls voiced (median, p95, share
+    within 50 cents)."""
     errors: dict[str, float] = {}
     for name, ref in reference.items():
         errors[f"{name}_max_abs"] = float(np.max(np.abs(np.asarray(candidate[name], np.float64) - np.asarray(ref, np.float64))))
     voiced = np.asarray(reference[confidence_name]).reshape(-1) >= threshold
+    if pitch_name is None:
+        return errors | {"voiced_frames": int(voiced.sum())}
     ref_pitch = np.asarray(reference[pitch_name]).reshape(-1)[voiced]
     cand_pitch = np.asarray(candidate[pitch_name]).reshape(-1)[voiced]
     if voiced.any():
