@@ -1,0 +1,124 @@
+"""Metrics for models that output audio: alignment, multi-resolution STFT distance, SNR, clicks at
+buffer edges, and output pitch measured independently with pYIN."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autotune_keras import contract
+
+STFT_SIZES = (2048, 1024, 512, 256, 128)  # FFT sizes of the multi-resolution STFT distance (hop = size / 4)
+
+
+def align(output: np.ndarray, reference: np.ndarray, max_lag: int = 1024) -> tuple[np.ndarray, int]:
+    """``output`` shifted by the lag in [-max_lag, max_lag] samples (positive: output is late) that
+    best matches ``reference`` (cross-correlation via FFT); returns it at the reference's length
+    (zero-padded) and the lag."""
+    output = np.asarray(output, np.float32)
+    size = 1 << int(np.ceil(np.log2(len(reference) + len(output) + max_lag)))
+    correlation = np.fft.irfft(np.fft.rfft(output, size) * np.conj(np.fft.rfft(reference, size)), size)
+    candidates = np.concatenate([correlation[-max_lag:], correlation[: max_lag + 1]])
+    lag = int(np.argmax(candidates)) - max_lag
+    shifted = np.zeros(len(reference), np.float32)
+    if lag >= 0:
+        chunk = output[lag : lag + len(reference)]
+        shifted[: len(chunk)] = chunk
+    else:
+        chunk = output[: len(reference) + lag]
+        shifted[-lag : -lag + len(chunk)] = chunk
+    return shifted, lag
+
+
+def mr_stft_distance(output: np.ndarray, reference: np.ndarray, sizes: tuple[int, ...] = STFT_SIZES) -> float:
+    """Mean over resolutions of spectral convergence + log-magnitude L1 (as in Parallel WaveGAN /
+    DDSP's multi-scale spectral loss); 0 for identical signals."""
+    import librosa
+
+    total = 0.0
+    for size in sizes:
+        a = np.abs(librosa.stft(np.asarray(output, np.float32), n_fft=size, hop_length=size // 4))
+        b = np.abs(librosa.stft(np.asarray(reference, np.float32), n_fft=size, hop_length=size // 4))
+        convergence = np.linalg.norm(b - a) / (np.linalg.norm(b) + 1e-9)
+        log_distance = np.mean(np.abs(np.log(a + 1e-5) - np.log(b + 1e-5)))
+        total += convergence + log_distance
+    return float(total / len(sizes))
+
+
+def snr_db(output: np.ndarray, reference: np.ndarray) -> float:
+    """Signal-to-noise ratio of ``output`` against ``reference`` (dB; inf when identical)."""
+    reference = np.asarray(reference, np.float64)
+    error = np.asarray(output, np.float64) - reference
+    noise = float(np.sum(error**2))
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference**2) / noise))
+
+
+def stoi(output: np.ndarray, reference: np.ndarray, extended: bool = False) -> float:
+    """Short-time objective intelligibility of ``output`` against a clean ``reference`` (pystoi;
+    0..1, higher is better)."""
+    from pystoi import stoi as pystoi_stoi
+
+    return float(
+        pystoi_stoi(np.asarray(reference, np.float64), np.asarray(output, np.float64), contract.SAMPLE_RATE, extended=extended)
+    )
+
+
+def envelope_distance(output: np.ndarray, reference: np.ndarray, n_mfcc: int = 13) -> float:
+    """Naturalness proxy: mean Euclidean distance between the spectral envelopes (MFCC 1..n, the
+    level term 0 left out) of the two signals, frame by frame; formants that move or smear raise it."""
+    import librosa
+
+    def envelope(x):
+        return librosa.feature.mfcc(y=np.asarray(x, np.float32), sr=contract.SAMPLE_RATE, n_mfcc=n_mfcc + 1)[1:]
+
+    a, b = envelope(output), envelope(reference)
+    frames = min(a.shape[1], b.shape[1])
+    return float(np.mean(np.linalg.norm(a[:, :frames] - b[:, :frames], axis=0)))
+
+
+def artifacts(output: np.ndarray) -> dict[str, int]:
+    """Samples that are not finite, or at / beyond full scale (clipping)."""
+    output = np.asarray(output)
+    return {"non_finite_samples": int(np.sum(~np.isfinite(output))), "clipped_samples": int(np.sum(np.abs(output) >= 1.0))}
+
+
+def edge_jumps(output: np.ndarray, buffer_size: int = contract.BUFFER_SIZE) -> tuple[float, float]:
+    """Largest absolute sample-to-sample jump across buffer edges and inside buffers: a click at
+    the edges shows as an edge figure above the inside one."""
+    steps = np.abs(np.diff(np.asarray(output, np.float64)))
+    at_edge = np.zeros(len(steps), bool)
+    at_edge[buffer_size - 1 :: buffer_size] = True
+    return float(steps[at_edge].max(initial=0.0)), float(steps[~at_edge].max(initial=0.0))
+
+
+def pyin_pitch(audio: np.ndarray, hop: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(times, f0 Hz or 0) of ``audio``, independent of our models: librosa.pyin decides voicing
+    and the note; its path is quantized to 10-cent bins (finer bins cost quadratically), so the
+    value is YIN's parabolic-interpolated f0 on the same frames wherever it agrees with pYIN
+    within 50 cents (else pYIN's own)."""
+    import librosa
+
+    audio = np.asarray(audio, np.float32)
+    frames = {"sr": contract.SAMPLE_RATE, "frame_length": 4096, "hop_length": hop}
+    coarse, voiced, _ = librosa.pyin(audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, **frames)
+    fine = librosa.yin(audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, **frames)
+    coarse = np.nan_to_num(coarse)
+    agrees = voiced & (np.abs(1200 * np.log2(np.maximum(fine, 1e-3) / np.maximum(coarse, 1e-3))) < 50)
+    times = np.arange(len(coarse)) * hop / contract.SAMPLE_RATE
+    return times, np.where(agrees, fine, np.where(voiced, coarse, 0.0))
+
+
+def pitch_on_target(output: np.ndarray, target_hz_per_sample: np.ndarray, tolerance_cents: float = 10.0) -> dict:
+    """Share of frames where pYIN finds the output within ``tolerance_cents`` of the target note,
+    over frames where the target is voiced (a frame pYIN calls unvoiced counts as a miss)."""
+    times, f0 = pyin_pitch(output)
+    index = np.clip((times * contract.SAMPLE_RATE).astype(int), 0, len(target_hz_per_sample) - 1)
+    target = np.asarray(target_hz_per_sample, np.float64)[index]
+    voiced = target > 0
+    if not voiced.any():
+        return {"frames": 0, "within": float("nan"), "median_abs_cents": float("nan")}
+    error = np.where(f0[voiced] > 0, 1200 * np.log2(np.maximum(f0[voiced], 1e-3) / target[voiced]), np.inf)
+    return {
+        "frames": int(voiced.sum()),
+        "within": float(np.mean(np.abs(error) <= tolerance_cents)),
+        "median_abs_cents": float(np.median(np.abs(error))),
+    }

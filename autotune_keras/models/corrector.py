@@ -1,0 +1,192 @@
+"""PitchCorrectionNet: a streaming neural-PSOLA corrector, the detector network guiding a
+resampling core inside one exported graph.
+
+Why this design (see docs/CORRECTOR.md):
+
+* A corrector must know the pitch it is correcting and where the periods are. The trained
+  detector network (INT8) gives the pitch and voicing of the current buffer from the same
+  audio state the corrector keeps, so one model does both, as an engine wants.
+* The detector's pitch (20-cent bins, INT8) is refined in the graph by a normalised correlation
+  at candidate periods around it, measured where the read head is, not at the newest buffer.
+* The audio itself is not re-synthesised: it is read back from the state's delay line at the
+  ratio ``(target / pitch) ** strength`` (linear interpolation), which keeps every detail of the
+  voice (breath, consonants, formants move with the ratio as in zita-at1). When the read head
+  drifts out of its window it jumps by whole periods (where the waveform repeats) and the old
+  and new heads are crossfaded with a raised cosine, so buffer edges never click.
+* Strength 0 or an unvoiced buffer gives a ratio of exactly 1: the output is the input delayed
+  by a constant, bit for bit.
+* Everything is builtin TFLite ops (CUMSUM, GATHER, FLOOR, COS, ...); the detector network runs
+  in INT8 and the resampling core in float32, as the detector's own wrapper does.
+
+State (inputs and ``*_out`` outputs; all zeros start a stream): ``audio_state`` (the last
+``history`` samples), ``read_offset`` (the read head's delay behind the write head minus the start
+delay) and ``log2_ratio`` (the ratio reached at the end of the previous buffer, in octaves; the
+next buffer ramps from it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from autotune_keras import contract
+from autotune_keras.models import detector
+
+
+@dataclass
+class CorrectorConfig:
+    """Resampling-core settings of the corrector (the detector network has its own config)."""
+
+    history_samples: int = 2048  # delay line kept in the state; >= the detector's context
+    min_delay: int = 256  # the read head stays at least this far behind the write head
+    crossfade_samples: int = 256  # raised-cosine crossfade after a period jump
+    unvoiced_period: int = 256  # jump size when no pitch is known
+    max_ratio: float = 2.0  # at most an octave up or down
+
+    @property
+    def start_delay(self) -> int:
+        """Delay of a fresh stream: the model's latency while it passes audio through."""
+        return self.min_delay + self.unvoiced_period
+
+    @property
+    def max_pass_delay(self) -> float:
+        """Largest delay kept while not correcting (two periods of the lowest pitch)."""
+        return self.min_delay + 2 * contract.SAMPLE_RATE / contract.PITCH_MIN_HZ
+
+
+REFINE_GRID_CENTS = (-60.0, -40.0, -20.0, 0.0, 20.0, 40.0, 60.0)  # candidate periods around the detector's
+REFINE_FRAME = 512  # samples correlated per candidate
+
+
+def _interpolate(window: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+    """Linear interpolation of ``window`` [b, W] at fractional ``positions`` [b, n]."""
+    size = tf.shape(window)[1]
+    base = tf.floor(positions)
+    frac = positions - base
+    index = tf.clip_by_value(tf.cast(base, tf.int32), 0, size - 2)
+    left = tf.gather(window, index, batch_dims=1)
+    right = tf.gather(window, index + 1, batch_dims=1)
+    return left + frac * (right - left)
+
+
+def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
+    """The period [b, 1] of the audio around ``centre`` (a window index), refined from the
+    detector's ``period``: normalised correlation of a frame with itself one candidate period
+    earlier, for candidates 20 cents apart within +-60 cents, then a parabola through the best three.
+    The detector's 20-cent bins and INT8 network leave it ~5 cents off; this is what keeps the
+    corrected pitch within a few cents, and it measures the audio being read, not the newest."""
+    grid = tf.constant(REFINE_GRID_CENTS, tf.float32)
+    size = tf.cast(tf.shape(window)[1], tf.float32)
+    longest = period * 2 ** (REFINE_GRID_CENTS[-1] / 1200)
+    centre = tf.clip_by_value(centre, REFINE_FRAME / 2 + longest + 2.0, size - REFINE_FRAME / 2 - 2.0)
+    positions = centre + tf.range(REFINE_FRAME, dtype=tf.float32)[None, :] - REFINE_FRAME / 2
+    frame = _interpolate(window, positions)
+    energy = tf.reduce_sum(frame * frame, axis=1, keepdims=True)
+    scores = []
+    for cents in REFINE_GRID_CENTS:
+        earlier = _interpolate(window, positions - period * 2 ** (cents / 1200))
+        correlation = tf.reduce_sum(frame * earlier, axis=1, keepdims=True)
+        scores.append(correlation / tf.sqrt(energy * tf.reduce_sum(earlier * earlier, axis=1, keepdims=True) + 1e-9))
+    scores = tf.concat(scores, axis=1)
+    best = tf.clip_by_value(tf.argmax(scores, axis=1, output_type=tf.int32), 1, len(REFINE_GRID_CENTS) - 2)[:, None]
+    left, mid, right = (tf.gather(scores, best + k, batch_dims=1) for k in (-1, 0, 1))
+    curvature = left - 2.0 * mid + right
+    offset = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-9), -0.5, 0.5), 0.0)
+    step = REFINE_GRID_CENTS[1] - REFINE_GRID_CENTS[0]
+    cents = tf.gather(grid, best[:, 0])[:, None] + offset * step
+    return period * tf.exp(cents * (math.log(2.0) / 1200.0))
+
+
+class StreamingCorrector(tf.Module):
+    """The engine-facing model: (audio_buffer, target_pitch, correction_strength, state...) ->
+    corrected_audio, confidence, state_out..."""
+
+    STATE = ("audio_state", "read_offset", "log2_ratio")
+
+    def __init__(self, detector_network, detector_cfg: detector.DetectorConfig, cfg: CorrectorConfig | None = None):
+        super().__init__(name="pitch_corrector")
+        self.network = detector_network
+        self.detector_cfg = detector_cfg
+        self.cfg = cfg or CorrectorConfig()
+        if self.cfg.history_samples < detector_cfg.context_samples:
+            raise ValueError("history_samples must cover the detector's context")
+
+    def detect(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Pitch (Hz) and confidence of the newest buffer in ``window``."""
+        recent = window[:, -self.detector_cfg.window_samples :]
+        outputs = self.network(detector.network_inputs(recent, self.detector_cfg), training=False)
+        return detector.decode_pitch(outputs["pitch_logits"], self.detector_cfg), tf.sigmoid(outputs["voicing_logit"])
+
+    def __call__(
+        self,
+        audio_buffer: tf.Tensor,
+        target_pitch: tf.Tensor,
+        correction_strength: tf.Tensor,
+        audio_state: tf.Tensor,
+        read_offset: tf.Tensor,
+        log2_ratio: tf.Tensor,
+    ) -> dict[str, tf.Tensor]:
+        cfg, n = self.cfg, contract.BUFFER_SIZE
+        read_delay = read_offset + float(cfg.start_delay)
+        ratio = tf.exp(log2_ratio * math.log(2.0))
+        names = contract.PitchCorrectorTensors
+        window = tf.concat([audio_state, audio_buffer], axis=1)  # write head of sample k: history + k
+        pitch, confidence = self.detect(window)
+
+        # the pitch of the audio under the read head: the detector's, refined where the head reads
+        voiced = tf.logical_and(confidence >= contract.CONFIDENCE_THRESHOLD, target_pitch > 0.0)
+        safe_pitch = tf.where(voiced, pitch, tf.ones_like(pitch))
+        start = float(cfg.history_samples) - read_delay  # read head (window index) at sample 0
+        read_period = refine_period(window, start + n / 2 * ratio, contract.SAMPLE_RATE / safe_pitch)
+
+        # the ratio that moves that pitch `strength` of the way (in cents) to the target
+        safe_target = tf.where(voiced, target_pitch, tf.ones_like(target_pitch))
+        strength = tf.clip_by_value(correction_strength, 0.0, 1.0)
+        wanted = tf.exp(strength * tf.math.log(safe_target * read_period / contract.SAMPLE_RATE))
+        wanted = tf.where(voiced, tf.clip_by_value(wanted, 1.0 / cfg.max_ratio, cfg.max_ratio), tf.ones_like(wanted))
+
+        # ramp from the previous ratio; read positions advance by the ratio per output sample
+        ramp = tf.range(1, n + 1, dtype=tf.float32)[None, :] / n
+        step = ratio + (wanted - ratio) * ramp  # [b, n]
+        advanced = tf.cumsum(step, axis=1) - step  # sum of the steps before each sample
+        end_delay = read_delay + n - (advanced[:, -1:] + step[:, -1:])
+
+        # keep the delay inside its window by whole periods of the input
+        period = tf.where(voiced, read_period, tf.fill(tf.shape(pitch), float(cfg.unvoiced_period)))
+        correcting = tf.reduce_max(tf.abs(step - 1.0), axis=1, keepdims=True) > 0.0
+        high = tf.where(correcting, cfg.min_delay + 2.0 * period, tf.fill(tf.shape(period), cfg.max_pass_delay))
+        back = tf.where(end_delay < cfg.min_delay, period * tf.math.ceil((cfg.min_delay - end_delay) / period), 0.0)
+        forward = tf.where(end_delay > high, period * tf.math.ceil((end_delay - high) / period), 0.0)
+        shift = back - forward  # > 0: read further back
+
+        old = _interpolate(window, start + advanced)
+        new = _interpolate(window, start - shift + advanced)
+        fade = 0.5 - 0.5 * tf.cos(
+            math.pi * tf.minimum(tf.range(1, n + 1, dtype=tf.float32)[None, :] / cfg.crossfade_samples, 1.0)
+        )
+        gain = tf.where(tf.abs(shift) > 0.0, fade, tf.ones_like(fade))
+        corrected = gain * new + (1.0 - gain) * old
+        return {
+            names.CORRECTED_AUDIO: corrected,
+            names.CONFIDENCE: confidence,
+            "audio_state_out": window[:, n:],
+            "read_offset_out": end_delay + shift - float(cfg.start_delay),
+            "log2_ratio_out": tf.math.log(wanted) / math.log(2.0),
+        }
+
+    def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
+        names = contract.PitchCorrectorTensors
+        return [
+            tf.TensorSpec([batch, contract.BUFFER_SIZE], tf.float32, name=names.AUDIO_BUFFER),
+            tf.TensorSpec([batch, 1], tf.float32, name=names.TARGET_PITCH),
+            tf.TensorSpec([batch, 1], tf.float32, name=names.CORRECTION_STRENGTH),
+            tf.TensorSpec([batch, self.cfg.history_samples], tf.float32, name="audio_state"),
+            tf.TensorSpec([batch, 1], tf.float32, name="read_offset"),
+            tf.TensorSpec([batch, 1], tf.float32, name="log2_ratio"),
+        ]
+
+    def concrete_function(self, batch: int | None = None):
+        """A traced function with the contract's input names (for SavedModel / TFLite / ONNX)."""
+        return tf.function(self.__call__, input_signature=self.input_signature(batch)).get_concrete_function()

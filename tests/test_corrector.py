@@ -1,0 +1,138 @@
+"""The pitch corrector: streaming graph behaviour, export with parity, the shipped model and the
+correct CLI on it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+from conftest import harmonic_tone
+
+from autotune_keras import contract, music
+from autotune_keras.audio_metrics import edge_jumps, pyin_pitch
+from autotune_keras.export.__main__ import export
+from autotune_keras.models import detector
+from autotune_keras.models.corrector import CorrectorConfig, StreamingCorrector
+from autotune_keras.runtime import Stream, load_runner
+from autotune_keras.train import load_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "saved_models" / "pitch_corrector"
+NAMES = contract.PitchCorrectorTensors
+SR = contract.SAMPLE_RATE
+
+
+@pytest.fixture(scope="module")
+def tiny_corrector(tiny_run, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corrector") / "pitch_corrector"
+    export(tiny_run, out, model="pitch_corrector")
+    return out
+
+
+def _stream(runner, audio: np.ndarray, target: float, strength: float) -> np.ndarray:
+    stream = Stream(runner)
+    controls = {
+        NAMES.TARGET_PITCH: np.array([[target]], np.float32),
+        NAMES.CORRECTION_STRENGTH: np.array([[strength]], np.float32),
+    }
+    return np.concatenate([stream.process(b, **controls)[NAMES.CORRECTED_AUDIO] for b in audio.reshape(-1, contract.BUFFER_SIZE)])
+
+
+def _median_cents(audio: np.ndarray, reference_hz: float) -> float:
+    _, f0 = pyin_pitch(audio[SR // 4 :])
+    return float(music.cents_between(np.median(f0[f0 > 0]), reference_hz))
+
+
+def test_strength_zero_is_the_input_delayed_bit_for_bit(tiny_run):
+    exp = load_experiment(tiny_run / "config.yaml")
+    module = StreamingCorrector(detector.build_network(exp.model), exp.model)
+    cfg = CorrectorConfig()
+    audio = harmonic_tone(233.0, 0.5)[: 40 * contract.BUFFER_SIZE]
+    state = {
+        "audio_state": np.zeros((1, cfg.history_samples), np.float32),
+        "read_offset": np.zeros((1, 1), np.float32),
+        "log2_ratio": np.zeros((1, 1), np.float32),
+    }
+    out = []
+    for buffer in audio.reshape(-1, contract.BUFFER_SIZE):
+        result = module(
+            tf.constant(buffer[None]),
+            tf.constant([[220.0]]),
+            tf.constant([[0.0]]),
+            **{k: tf.constant(v) for k, v in state.items()},
+        )
+        state = {k: result[k + "_out"].numpy() for k in state}
+        out.append(result[NAMES.CORRECTED_AUDIO].numpy()[0])
+    out = np.concatenate(out)
+    np.testing.assert_array_equal(out[cfg.start_delay :], audio[: len(audio) - cfg.start_delay])
+
+
+def test_corrector_export_names_state_and_parity(tiny_corrector):
+    report = json.loads((tiny_corrector / "export_report.json").read_text())
+    assert report["model"] == "pitch_corrector"
+    assert report["state"] == {"audio_state": "audio_state_out", "read_offset": "read_offset_out", "log2_ratio": "log2_ratio_out"}
+    assert report["parity"]["tflite_float_streaming"]["strength_0_vs_delayed_input_max_abs"] == 0.0
+    assert report["latency_samples"] == CorrectorConfig().start_delay
+    for path in ("pitch_corrector_int8.tflite", "pitch_corrector_float.tflite", "pitch_corrector.onnx", "saved_model"):
+        runner = load_runner(tiny_corrector / path)
+        assert set(runner.inputs) == {*NAMES.INPUTS, "audio_state", "read_offset", "log2_ratio"}, path
+        assert set(runner.outputs) == {*NAMES.OUTPUTS, "audio_state_out", "read_offset_out", "log2_ratio_out"}, path
+    ops = report["ops"]["tflite_int8"]
+    assert {"CONV_2D", "FULLY_CONNECTED", "QUANTIZE", "CUMSUM", "GATHER"} <= set(ops)
+    assert not any(op.startswith("FLEX") or op == "CUSTOM" for op in ops)
+    header = (tiny_corrector / "pitch_corrector.h").read_text()
+    assert 'TensorInfo{"read_offset", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "read_offset_out"' in header
+
+
+def test_onnx_corrector_takes_any_batch(tiny_corrector):
+    runner = load_runner(tiny_corrector / "pitch_corrector.onnx")
+    b = 3
+    out = runner(
+        {
+            NAMES.AUDIO_BUFFER: np.zeros((b, 512), np.float32), NAMES.TARGET_PITCH: np.full((b, 1), 220.0, np.float32),
+            NAMES.CORRECTION_STRENGTH: np.ones((b, 1), np.float32), "audio_state": np.zeros((b, 2048), np.float32),
+            "read_offset": np.zeros((b, 1), np.float32), "log2_ratio": np.zeros((b, 1), np.float32),
+        }
+    )  # fmt: skip
+    assert out[NAMES.CORRECTED_AUDIO].shape == (b, 512) and out["audio_state_out"].shape == (b, 2048)
+
+
+@pytest.mark.parametrize(("source", "target"), [(227.0, 220.0), (330.0, 349.23), (150.0, 146.83)])
+def test_shipped_corrector_puts_a_tone_on_target_without_clicks(source, target):
+    runner = load_runner(SHIPPED)  # the INT8 TFLite
+    tone = harmonic_tone(source, 1.5)[: 129 * contract.BUFFER_SIZE]
+    out = _stream(runner, tone, target, 1.0)
+    assert abs(_median_cents(out, target)) < 10.0
+    at_edges, inside = edge_jumps(out)
+    assert at_edges <= inside * 1.01
+    halfway = _stream(runner, tone, target, 0.5)
+    assert abs(_median_cents(halfway, float(music.blend_pitch(source, target, 0.5)))) < 10.0
+
+
+def test_shipped_corrector_files_match_their_header():
+    report = json.loads((SHIPPED / "export_report.json").read_text())
+    header = (SHIPPED / "pitch_corrector.h").read_text()
+    for name in report["inputs"] + report["outputs"]:
+        assert f'TensorInfo{{"{name}"' in header
+    assert f"constexpr int kLatencySamples = {report['latency_samples']};" in header
+    assert sum(report["sizes_bytes"].values()) < 5_000_000 and report["sizes_bytes"]["tflite_int8"] < 1_000_000
+
+
+def test_correct_cli_uses_the_shipped_corrector(tmp_path):
+    source = tmp_path / "take.flac"
+    sf.write(source, harmonic_tone(196.0 * 2 ** (40 / 1200), 1.5, 32000), 32000)  # G3 + 40 cents
+    out = tmp_path / "fixed.wav"
+    result = subprocess.run(
+        [sys.executable, "-m", "autotune_keras.correct", str(source), str(out), "--key", "G", "--scale", "MAJOR"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == SR and abs(len(audio) - 1.5 * SR) < 2
+    assert abs(_median_cents(audio, 196.0)) < 10.0
