@@ -107,9 +107,13 @@ def pyin_pitch(audio: np.ndarray, hop: int = 256) -> tuple[np.ndarray, np.ndarra
     return times, np.where(agrees, fine, np.where(voiced, coarse, 0.0))
 
 
-def pitch_on_target(output: np.ndarray, target_hz_per_sample: np.ndarray, tolerance_cents: float = 10.0) -> dict:
+def pitch_on_target(
+    output: np.ndarray, target_hz_per_sample: np.ndarray, tolerance_cents: float = 10.0, scale: tuple[str, str] | None = None
+) -> dict:
     """Share of frames where pYIN finds the output within ``tolerance_cents`` of the target note,
-    over frames where the target is voiced (a frame pYIN calls unvoiced counts as a miss)."""
+    over frames where the target is voiced (a frame pYIN calls unvoiced counts as a miss); with
+    ``scale=(key, name)`` also the share within ``tolerance_cents`` of whichever note of the scale
+    is nearest (``within_any_scale_note``: on a note of the scale, not necessarily the target's)."""
     times, f0 = pyin_pitch(output)
     index = np.clip((times * contract.SAMPLE_RATE).astype(int), 0, len(target_hz_per_sample) - 1)
     target = np.asarray(target_hz_per_sample, np.float64)[index]
@@ -117,8 +121,16 @@ def pitch_on_target(output: np.ndarray, target_hz_per_sample: np.ndarray, tolera
     if not voiced.any():
         return {"frames": 0, "within": float("nan"), "median_abs_cents": float("nan")}
     error = np.where(f0[voiced] > 0, 1200 * np.log2(np.maximum(f0[voiced], 1e-3) / target[voiced]), np.inf)
-    return {
+    scores = {
         "frames": int(voiced.sum()),
         "within": float(np.mean(np.abs(error) <= tolerance_cents)),
         "median_abs_cents": float(np.median(np.abs(error))),
     }
+    if scale is not None:
+        from autotune_keras import music
+
+        sung = f0[voiced]
+        nearest = music.quantize_hz_to_scale(sung, *scale)
+        off = np.where(sung > 0, 1200 * np.log2(np.maximum(sung, 1e-3) / np.maximum(nearest, 1e-3)), np.inf)
+        scores["within_any_scale_note"] = float(np.mean(np.abs(off) <= tolerance_cents))
+    return scores

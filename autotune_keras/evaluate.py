@@ -201,6 +201,7 @@ def markdown_report(results: dict, data_label: str, plots: list[str]) -> str:
 
 CORRECTION_ROWS = [
     ("output pitch within 10 cents of the scale note (pYIN)", "within_10_cents", "{:.4f}"),
+    ("  ... of any note of the scale (nearest)", "within_10_cents_of_any_scale_note", "{:.4f}"),
     ("median abs error of output pitch (cents)", "median_abs_cents", "{:.2f}"),
     ("multi-resolution STFT distance to the in-tune twin", "mr_stft_to_in_tune", "{:.4f}"),
     ("  (uncorrected input's distance)", "mr_stft_input_to_in_tune", "{:.4f}"),

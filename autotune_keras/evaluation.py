@@ -156,15 +156,16 @@ def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0
         result = correct_stream(audio, detector, corrector, latency, key, scale, strength)
         seconds = time.perf_counter() - started
         aligned, lag = align(result["audio"], phrase.in_tune_audio)
-        on_target = pitch_on_target(aligned, phrase.target_f0_hz)
+        on_target = pitch_on_target(aligned, phrase.target_f0_hz, scale=(key, scale))
         # the phrases end mid-note: leave out the end, where the output (delayed by up to a few
         # periods while correcting) runs into the end of the input
-        at_edges, inside = edge_jumps(result["audio"][: -TAIL_EXCLUDED])
+        at_edges, inside = edge_jumps(result["audio"][:-TAIL_EXCLUDED])
         corrector, latency = make_corrector()
         untouched = correct_stream(audio, detector, corrector, latency, key, scale, 0.0)["audio"]
         rows.append(
             {
                 "within_10_cents": on_target["within"],
+                "within_10_cents_of_any_scale_note": on_target["within_any_scale_note"],
                 "voiced_frames": on_target["frames"],
                 "median_abs_cents": on_target["median_abs_cents"],
                 "mr_stft_to_in_tune": mr_stft_distance(aligned, phrase.in_tune_audio),
@@ -183,6 +184,9 @@ def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0
     return {
         "phrases": len(rows),
         "within_10_cents": float(np.sum(frames * [r["within_10_cents"] for r in rows]) / max(frames.sum(), 1)),
+        "within_10_cents_of_any_scale_note": float(
+            np.sum(frames * [r["within_10_cents_of_any_scale_note"] for r in rows]) / max(frames.sum(), 1)
+        ),
         "median_abs_cents": float(np.median([r["median_abs_cents"] for r in rows])),
         "mr_stft_to_in_tune": float(np.mean([r["mr_stft_to_in_tune"] for r in rows])),
         "mr_stft_input_to_in_tune": float(np.mean([r["mr_stft_input_to_in_tune"] for r in rows])),

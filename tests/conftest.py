@@ -85,3 +85,13 @@ def tiny_export(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "pitch_detector"
     export(tiny_run, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_corrector(tiny_run, tmp_path_factory):
+    """The tiny run's detector network exported inside the pitch corrector."""
+    from autotune_keras.export.__main__ import export
+
+    out = tmp_path_factory.mktemp("corrector") / "pitch_corrector"
+    export(tiny_run, out, model="pitch_corrector")
+    return out

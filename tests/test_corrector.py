@@ -16,7 +16,6 @@ from conftest import harmonic_tone
 
 from autotune_keras import contract, music
 from autotune_keras.audio_metrics import edge_jumps, pyin_pitch
-from autotune_keras.export.__main__ import export
 from autotune_keras.models import detector
 from autotune_keras.models.corrector import CorrectorConfig, StreamingCorrector
 from autotune_keras.runtime import Stream, load_runner
@@ -26,13 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "saved_models" / "pitch_corrector"
 NAMES = contract.PitchCorrectorTensors
 SR = contract.SAMPLE_RATE
-
-
-@pytest.fixture(scope="module")
-def tiny_corrector(tiny_run, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("corrector") / "pitch_corrector"
-    export(tiny_run, out, model="pitch_corrector")
-    return out
 
 
 def _stream(runner, audio: np.ndarray, target: float, strength: float) -> np.ndarray:

@@ -25,14 +25,17 @@ def _parse(stdout: str) -> dict[str, np.ndarray]:
     return {name: np.array([v for _, v in sorted(r)]) for name, r in rows.items()}
 
 
-@pytest.fixture(scope="module")
-def harness(tiny_export, tmp_path_factory) -> Path:
+def _build(export_dir: Path, out: Path) -> Path:
     if shutil.which("g++") is None:
         pytest.skip("no C++ compiler (g++) on this machine")
-    out = tmp_path_factory.mktemp("cpp")
-    build = subprocess.run(["bash", str(ROOT / "tools/cpp/build.sh"), str(tiny_export), str(out)], capture_output=True, text=True)
+    build = subprocess.run(["bash", str(ROOT / "tools/cpp/build.sh"), str(export_dir), str(out)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     return Path(build.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def harness(tiny_export, tmp_path_factory) -> Path:
+    return _build(tiny_export, tmp_path_factory.mktemp("cpp"))
 
 
 def test_cpp_savedmodel_stream_matches_python(harness, tiny_export, tmp_path):
@@ -56,3 +59,24 @@ def test_cpp_harness_names_a_missing_model(harness, tmp_path):
     (tmp_path / "a.f32").write_bytes(np.zeros(1024, "<f4").tobytes())
     result = subprocess.run([str(harness), str(tmp_path / "nowhere"), str(tmp_path / "a.f32")], capture_output=True, text=True)
     assert result.returncode == 1 and "nowhere: cannot load SavedModel" in result.stderr
+
+
+def test_cpp_corrector_stream_with_controls_matches_python(tiny_corrector, tmp_path):
+    binary = _build(tiny_corrector, tmp_path / "bin")
+    audio = harmonic_tone(228.0, 0.25).astype(np.float32)
+    n_buffers = len(audio) // contract.BUFFER_SIZE
+    (tmp_path / "audio.f32").write_bytes(audio.astype("<f4").tobytes())
+    result = subprocess.run(
+        [str(binary), str(tiny_corrector / "saved_model"), str(tmp_path / "audio.f32"), "target_pitch=220", "correction_strength=1"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    from_cpp = _parse(result.stdout)
+    controls = {"target_pitch": np.array([[220.0]], np.float32), "correction_strength": np.array([[1.0]], np.float32)}
+    stream = Stream(load_runner(tiny_corrector / "saved_model"))
+    expected = np.stack([stream.process(b, **controls)["corrected_audio"] for b in audio[: n_buffers * 512].reshape(-1, 512)])
+    np.testing.assert_allclose(from_cpp["corrected_audio"], expected, rtol=1e-4, atol=1e-5)
+    missing = subprocess.run(
+        [str(binary), str(tiny_corrector / "saved_model"), str(tmp_path / "audio.f32")], capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "target_pitch: give its value as target_pitch=VALUE" in missing.stderr

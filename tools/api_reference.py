@@ -37,7 +37,7 @@ def _signature(obj) -> str:
         text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
-    return text.replace("'", "")
+    return text.replace("'", "").replace(f"{ROOT}/", "")  # defaults built from the checkout's path stay relative
 
 
 def render() -> str:

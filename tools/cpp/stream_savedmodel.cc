@@ -2,20 +2,24 @@
 // buffer, carrying every state tensor as an engine would, and prints each buffer's outputs.
 //
 //   tools/cpp/build.sh saved_models/pitch_detector        # -> build/cpp/stream_savedmodel
-//   build/cpp/stream_savedmodel saved_models/pitch_detector/saved_model audio.f32 [buffers]
+//   build/cpp/stream_savedmodel saved_models/pitch_detector/saved_model audio.f32 [buffers] [name=value ...]
 //
-// audio.f32: raw little-endian float32 mono samples at kSampleRate. Output, one line per buffer
-// and non-state output:  <buffer> <tensor name> <values...>
+// audio.f32: raw little-endian float32 mono samples at kSampleRate. Control inputs (neither the
+// audio buffer nor state, e.g. a corrector's target_pitch and correction_strength) take the
+// constant given as name=value. Output, one line per buffer and non-state output:
+//   <buffer> <tensor name> <values...>
 // Tensor names, shapes and state pairs come from the generated header (MODEL_HEADER).
 #include MODEL_HEADER
 
 #include <tensorflow/c/c_api.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace model = autotune_keras::MODEL_NAMESPACE;
@@ -56,16 +60,26 @@ TF_Tensor* FloatTensor(const model::TensorInfo& info, const float* data) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s SAVED_MODEL_DIR AUDIO.f32 [BUFFERS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s SAVED_MODEL_DIR AUDIO.f32 [BUFFERS] [name=value ...]\n", argv[0]);
     return 2;
+  }
+  std::vector<std::pair<std::string, float>> controls;
+  size_t max_buffers = static_cast<size_t>(-1);
+  for (int a = 3; a < argc; ++a) {
+    const std::string arg = argv[a];
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos) {
+      max_buffers = static_cast<size_t>(std::atol(arg.c_str()));
+    } else {
+      controls.emplace_back(arg.substr(0, eq), std::strtof(arg.c_str() + eq + 1, nullptr));
+    }
   }
   std::ifstream file(argv[2], std::ios::binary | std::ios::ate);
   if (!file) Fail(std::string(argv[2]) + ": cannot open");
   std::vector<float> audio(static_cast<size_t>(file.tellg()) / sizeof(float));
   file.seekg(0);
   file.read(reinterpret_cast<char*>(audio.data()), static_cast<std::streamsize>(audio.size() * sizeof(float)));
-  size_t buffers = audio.size() / model::kBufferSize;
-  if (argc > 3) buffers = std::min(buffers, static_cast<size_t>(std::atoi(argv[3])));
+  const size_t buffers = std::min(audio.size() / model::kBufferSize, max_buffers);
 
   TF_Status* status = TF_NewStatus();
   TF_Graph* graph = TF_NewGraph();
@@ -83,10 +97,17 @@ int main(int argc, char** argv) {
     if (info.dtype != model::DType::kFloat32) Fail(std::string(info.name) + ": only float32 inputs are supported");
     inputs.emplace_back(static_cast<size_t>(Elements(info)), 0.0f);
     input_ports.push_back(GraphTensor(graph, info.savedmodel_tensor));
-    if (std::strlen(info.state_pair) == 0) {
-      if (audio_input >= 0 || Elements(info) != model::kBufferSize) Fail(std::string(info.name) + ": not an audio buffer or state input");
-      audio_input = static_cast<int>(i);
+    if (std::strlen(info.state_pair) > 0) continue;
+    bool is_control = false;
+    for (const auto& [name, value] : controls) {
+      if (name == info.name) {
+        std::fill(inputs.back().begin(), inputs.back().end(), value);
+        is_control = true;
+      }
     }
+    if (is_control) continue;
+    if (audio_input >= 0 || Elements(info) != model::kBufferSize) Fail(std::string(info.name) + ": give its value as " + info.name + "=VALUE");
+    audio_input = static_cast<int>(i);
   }
   if (audio_input < 0) Fail("the header names no audio buffer input");
   std::vector<TF_Output> output_ports;
