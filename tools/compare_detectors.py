@@ -112,10 +112,11 @@ def main(
         except ImportError as error:
             print(f"CREPE {size}: skipped ({error}); install the benchmark extra to include it")
             break
-    header = f"{'detector':32}" + "".join(f"{c:>14}" for c in COLUMNS)
+    widths = [max(14, len(c) + 2) for c in COLUMNS]
+    header = f"{'detector':32}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
     print(header)
     for name, scores in rows.items():
-        print(f"{name:32}" + "".join(f"{scores.get(c, float('nan')):14.4f}" for c in COLUMNS))
+        print(f"{name:32}" + "".join(f"{scores.get(c, float('nan')):{w}.4f}" for c, w in zip(COLUMNS, widths, strict=True)))
     ours = rows["ours INT8 TFLite (streamed)"]["seconds_per_audio_second"]
     for name, scores in rows.items():
         print(f"speed: {name} takes {scores['seconds_per_audio_second'] / ours:8.1f}x our INT8 compute per second of audio")
