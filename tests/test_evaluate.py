@@ -116,3 +116,19 @@ def test_evaluate_corrector_against_the_dsp_baseline(tmp_path):
 def test_evaluate_refuses_mixed_model_kinds(tmp_path):
     with pytest.raises(ValueError, match="one kind"):
         evaluate(SHIPPED, compare=ROOT / "saved_models" / "pitch_corrector", out=tmp_path)
+
+
+def test_realtime_streams_a_given_file_back_to_back(tmp_path):
+    take = tmp_path / "take.wav"
+    sf.write(take, harmonic_tone(247.0, 0.5, 22050), 22050)  # looped to --seconds
+    out = tmp_path / "rt.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "autotune_keras.realtime", "--model", str(ROOT / "saved_models" / "pitch_corrector"),
+         "--audio", str(take), "--seconds", "2", "--paced", "False", "--json_out", str(out)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["paced"] is False and figures["buffers"] == 2 * 44100 // 512
+    assert figures["wall_seconds"] < 2.0  # back to back: faster than real time
+    assert figures["model"].endswith("pitch_corrector_int8.tflite")
