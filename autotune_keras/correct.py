@@ -32,9 +32,8 @@ def scale_targets(pitch_hz: np.ndarray, confidence: np.ndarray, key: str, scale:
 class NeuralCorrector:
     """The exported corrector streamed with its state; same interface as the DSP baseline."""
 
-    def __init__(self, runner, latency_samples: int):
+    def __init__(self, runner):
         self.stream = Stream(runner)
-        self.latency_samples = latency_samples
 
     def process(self, buffer: np.ndarray, detected_hz: float, target_hz: float, strength: float) -> np.ndarray:
         names = contract.PitchCorrectorTensors
@@ -62,7 +61,7 @@ def load_corrector(model: str | Path | None, baseline: bool):
     from autotune_keras.detect import model_latency
 
     latency = model_latency(path)
-    return NeuralCorrector(runner, latency), latency
+    return NeuralCorrector(runner), latency
 
 
 def correct_stream(

@@ -8,7 +8,6 @@ buffer; time is the instant the row describes) beside each input or under ``--ou
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 from autotune_keras import audio as audio_io
 from autotune_keras import contract
 from autotune_keras.cli import run
-from autotune_keras.runtime import ModelLoadError, Stream, load_runner
+from autotune_keras.runtime import ModelLoadError, Stream, export_report, load_runner
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "saved_models" / "pitch_detector"
 
@@ -33,11 +32,8 @@ def expand_inputs(paths: tuple[str, ...]) -> list[Path]:
 
 def model_latency(model: Path) -> int:
     """Latency in samples from the export report beside the model (buffer / 2 when absent)."""
-    folder = model if model.is_dir() and (model / "export_report.json").is_file() else model.parent
-    report = folder / "export_report.json"
-    if report.is_file():
-        return int(json.loads(report.read_text())["latency_samples"])
-    return contract.BUFFER_SIZE // 2
+    report = export_report(model)
+    return int(report["latency_samples"]) if report else contract.BUFFER_SIZE // 2
 
 
 def detect_file(stream: Stream, path: Path, latency_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

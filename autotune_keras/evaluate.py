@@ -25,65 +25,46 @@ import numpy as np
 
 from autotune_keras import contract
 from autotune_keras.cli import run
+from autotune_keras.config import DatasetConfig
 from autotune_keras.evaluation import LabelledClip, StreamedClip, load_clips, score_streamed, stream_detector
 
-LABEL_HOP = 128  # frame hop of labels made for plain audio files
 PLOTTED_CLIPS = 4
 
 
 def model_info(model: Path) -> dict:
     """The export report beside (or in) the model path."""
-    folder = model if model.is_dir() and (model / "export_report.json").is_file() else model.parent
-    path = folder / "export_report.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{model}: no export_report.json beside it; evaluate an export folder or a file in one")
-    return json.loads(path.read_text())
+    from autotune_keras.runtime import REPORT_FILE, export_report
 
-
-def _labels_from_csv(path: Path, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-
-    table = pd.read_csv(path)
-    if not {"time", "frequency"} <= set(table.columns):
-        raise ValueError(f"{path}: expected columns time,frequency (CREPE's csv)")
-    frame_times = np.arange(n_frames) * LABEL_HOP / contract.SAMPLE_RATE
-    index = np.clip(np.searchsorted(table["time"].to_numpy(), frame_times), 0, len(table) - 1)
-    f0 = table["frequency"].to_numpy(np.float64)[index]
-    return np.where(f0 > 0, f0, 0.0), (f0 > 0).astype(np.float32)
-
-
-def _labels_from_pyin(audio: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    import librosa
-
-    f0, voiced, _ = librosa.pyin(
-        audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, sr=contract.SAMPLE_RATE, frame_length=4096, hop_length=LABEL_HOP
-    )  # fmt: skip
-    f0 = np.pad(np.nan_to_num(f0), (0, max(0, n_frames - len(f0))))[:n_frames]
-    voiced = np.pad(voiced, (0, max(0, n_frames - len(voiced))))[:n_frames]
-    return np.where(voiced, f0, 0.0), voiced.astype(np.float32)
+    report = export_report(model)
+    if report is None:
+        raise FileNotFoundError(f"{model}: no {REPORT_FILE} beside it; evaluate an export folder or a file in one")
+    return report
 
 
 def audio_clips(folder: str | Path) -> tuple[list[LabelledClip], str]:
-    """Every audio file under ``folder`` with labels from ``NAME.f0.csv`` beside it, else from
-    pYIN (then the scores measure agreement with pYIN). Unreadable files are reported and skipped."""
+    """Every audio file under ``folder`` with labels from its f0 sidecar (``NAME.f0.csv``, CREPE's
+    format, or a two-column ``NAME.csv``), else from pYIN (then the scores measure agreement with
+    pYIN), read as the dataset builder reads them. Unusable files are reported and skipped."""
     from autotune_keras.audio import AudioError, list_audio_files, load_audio
+    from autotune_keras.data import labels
 
+    hop = DatasetConfig().label_hop
     clips, sources = [], set()
     for path in list_audio_files(folder):
         try:
             audio = load_audio(path)
-        except AudioError as error:
+            sidecar = labels.sidecar_path(path)
+            if sidecar is not None:
+                frames = labels.num_frames(len(audio), hop)
+                f0, voicing = labels.resample_labels(*labels.read_f0_file(sidecar), frames, hop)
+                sources.add("csv")
+            else:
+                f0, voicing = labels.pyin_labels(audio, hop)
+                sources.add("pyin")
+        except (AudioError, labels.LabelError) as error:
             print(f"skipped: {error}")
             continue
-        n_frames = len(audio) // LABEL_HOP + 1
-        csv = path.with_name(path.stem + ".f0.csv")
-        if csv.is_file():
-            f0, voicing = _labels_from_csv(csv, n_frames)
-            sources.add("csv")
-        else:
-            f0, voicing = _labels_from_pyin(audio, n_frames)
-            sources.add("pyin")
-        clips.append(LabelledClip(path.name, audio, f0, voicing, LABEL_HOP))
+        clips.append(LabelledClip(path.name, audio, f0, voicing, hop))
     if not clips:
         raise FileNotFoundError(f"{folder}: no readable audio files")
     label = {"csv": "NAME.f0.csv files", "pyin": "librosa.pyin (agreement, not accuracy)"}

@@ -82,19 +82,25 @@ def stream_realtime(model: str | Path, audio: np.ndarray, threads: int = 1, pace
     latencies = np.empty(len(buffers))
     cpu_started = time.thread_time()
     wall_started = deadline = time.perf_counter()
+    from tqdm import tqdm
+
+    progress = tqdm(total=len(buffers), unit="buffer", desc="streaming", mininterval=1.0, leave=False)
     for i, buffer in enumerate(buffers):
         if paced:
             deadline += period
         started = time.perf_counter()
         stream.process(buffer, **extra)
         latencies[i] = time.perf_counter() - started
+        progress.update()
         if paced:
             pause = deadline - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
     cpu_seconds = time.thread_time() - cpu_started
     wall_seconds = time.perf_counter() - wall_started
+    progress.close()
     latencies *= 1e3
+    histogram, edges = np.histogram(latencies, bins=30)
     path = Path(getattr(runner, "path", model))
     return {
         "model": str(path),
@@ -113,8 +119,8 @@ def stream_realtime(model: str | Path, audio: np.ndarray, threads: int = 1, pace
             "p99_9": float(np.percentile(latencies, 99.9)),
             "max": float(latencies.max()),
         },
-        "latency_histogram_ms": np.histogram(latencies, bins=30)[0].tolist(),
-        "latency_histogram_edges_ms": np.histogram(latencies, bins=30)[1].tolist(),
+        "latency_histogram_ms": histogram.tolist(),
+        "latency_histogram_edges_ms": edges.tolist(),
         "buffers_under_budget": float(np.mean(latencies < contract.LATENCY_BUDGET_MS)),
         "deadline_misses": int(np.sum(latencies > period * 1e3)),
         "cpu_fraction": cpu_seconds / (len(buffers) * period),

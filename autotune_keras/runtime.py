@@ -19,6 +19,7 @@ CONTROL_DEFAULTS = {
     contract.TimingTensors.TARGET_TEMPO: 120.0,
 }
 DEFAULT_FILE = "{name}_int8.tflite"
+REPORT_FILE = "export_report.json"
 
 
 class ModelLoadError(ValueError):
@@ -88,13 +89,22 @@ class SavedModelRunner:
         return {k: v.numpy() for k, v in self.function(**feeds).items()}
 
 
+def export_report(model: str | Path) -> dict | None:
+    """The exporter's report for an export folder, or for a model file / SavedModel inside one."""
+    model = Path(model)
+    for folder in (model, model.parent):
+        if (folder / REPORT_FILE).is_file():
+            return json.loads((folder / REPORT_FILE).read_text())
+    return None
+
+
 def load_runner(path: str | Path, threads: int = 1, name: str = "pitch_detector"):
     """A runner for a .tflite / .onnx file, a SavedModel folder, or an export folder (its INT8 TFLite)."""
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"{path}: no such model file or folder")
-    if path.is_dir() and (path / "export_report.json").is_file():
-        report = json.loads((path / "export_report.json").read_text())
+    if path.is_dir() and (path / REPORT_FILE).is_file():
+        report = json.loads((path / REPORT_FILE).read_text())
         path = path / DEFAULT_FILE.format(name=report.get("model", name))
     try:
         if path.suffix == ".tflite":

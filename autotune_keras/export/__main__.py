@@ -254,7 +254,7 @@ def export_model(spec: ExportSpec, out: Path, qat: bool) -> dict:
     return report
 
 
-def _parity_windows(exp, cfg: detector.DetectorConfig, width: int) -> np.ndarray:
+def _parity_windows(exp, width: int) -> np.ndarray:
     """Validation audio windows of ``width`` samples plus silence and a quiet tone."""
     windows = _windows(exp, "validation", 160, training=False, width=width)
     t = np.arange(width) / contract.SAMPLE_RATE
@@ -266,7 +266,7 @@ def detector_spec(exp, float_net, qat_net) -> ExportSpec:
     """The pitch detector's export: inputs, parity batch, tolerances, streaming check, notes."""
     cfg = exp.model
     float_module = detector.StreamingDetector(float_net, cfg)
-    windows = _parity_windows(exp, cfg, cfg.window_samples)
+    windows = _parity_windows(exp, cfg.window_samples)
     state_in, state_out = detector.StreamingDetector.STATE_IN, detector.StreamingDetector.STATE_OUT
 
     def streaming_check(files):
@@ -323,7 +323,7 @@ def corrector_spec(exp, float_net, qat_net) -> ExportSpec:
 
     cfg, names = CorrectorConfig(), contract.PitchCorrectorTensors
     float_module = StreamingCorrector(float_net, exp.model, cfg)
-    windows = _parity_windows(exp, exp.model, cfg.history_samples + contract.BUFFER_SIZE)
+    windows = _parity_windows(exp, cfg.history_samples + contract.BUFFER_SIZE)
     rng = np.random.default_rng(0)
     count = len(windows)
     feeds = {
