@@ -90,7 +90,11 @@ def edge_jumps(output: np.ndarray, buffer_size: int = contract.BUFFER_SIZE) -> t
     return float(steps[at_edge].max(initial=0.0)), float(steps[~at_edge].max(initial=0.0))
 
 
-def pyin_pitch(audio: np.ndarray, hop: int = 256) -> tuple[np.ndarray, np.ndarray]:
+PYIN_FRAME = 4096  # pYIN's analysis window (93 ms, librosa's default duration)
+PYIN_HOP = 256
+
+
+def pyin_pitch(audio: np.ndarray, hop: int = PYIN_HOP, frame: int = PYIN_FRAME) -> tuple[np.ndarray, np.ndarray]:
     """(times, f0 Hz or 0) of ``audio``, independent of our models: librosa.pyin decides voicing
     and the note; its path is quantized to 10-cent bins (finer bins cost quadratically), so the
     value is YIN's parabolic-interpolated f0 on the same frames wherever it agrees with pYIN
@@ -98,7 +102,7 @@ def pyin_pitch(audio: np.ndarray, hop: int = 256) -> tuple[np.ndarray, np.ndarra
     import librosa
 
     audio = np.asarray(audio, np.float32)
-    frames = {"sr": contract.SAMPLE_RATE, "frame_length": 4096, "hop_length": hop}
+    frames = {"sr": contract.SAMPLE_RATE, "frame_length": frame, "hop_length": hop}
     coarse, voiced, _ = librosa.pyin(audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, **frames)
     fine = librosa.yin(audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, **frames)
     coarse = np.nan_to_num(coarse)
@@ -107,30 +111,59 @@ def pyin_pitch(audio: np.ndarray, hop: int = 256) -> tuple[np.ndarray, np.ndarra
     return times, np.where(agrees, fine, np.where(voiced, coarse, 0.0))
 
 
+def steady_frames(target_hz_per_sample: np.ndarray, centres: np.ndarray, frame: int = PYIN_FRAME) -> np.ndarray:
+    """True for analysis frames (``frame`` samples centred on ``centres``) that see one voiced
+    target note throughout: the frames on which "the scale note" of the output is defined. A frame
+    straddling a note change measures a mix of two notes (the exactly-in-tune target itself fails
+    there), so the pitch-on-target score is taken on steady frames."""
+    target = np.asarray(target_hz_per_sample, np.float64)
+    log_target = np.log2(np.maximum(target, 1e-3))
+    unsteady = np.ones(len(target), np.int64)  # a sample that is unvoiced or starts a new note
+    unsteady[1:] = (np.abs(np.diff(log_target)) > 1 / 1200) | (target[1:] <= 0)
+    unsteady[0] = target[0] <= 0
+    counts = np.concatenate([[0], np.cumsum(unsteady)])
+    first = np.clip(np.asarray(centres) - frame // 2, 0, len(target) - 1)
+    stop = np.clip(np.asarray(centres) + frame // 2, 1, len(target))
+    # no unvoiced sample or note change after the first sample, and the first sample voiced
+    return (counts[stop] - counts[first + 1] == 0) & (target[first] > 0)
+
+
 def pitch_on_target(
-    output: np.ndarray, target_hz_per_sample: np.ndarray, tolerance_cents: float = 10.0, scale: tuple[str, str] | None = None
+    output: np.ndarray,
+    target_hz_per_sample: np.ndarray,
+    tolerance_cents: float = 10.0,
+    scale: tuple[str, str] | None = None,
+    frame: int = PYIN_FRAME,
 ) -> dict:
-    """Share of frames where pYIN finds the output within ``tolerance_cents`` of the target note,
-    over frames where the target is voiced (a frame pYIN calls unvoiced counts as a miss); with
-    ``scale=(key, name)`` also the share within ``tolerance_cents`` of whichever note of the scale
-    is nearest (``within_any_scale_note``: on a note of the scale, not necessarily the target's)."""
-    times, f0 = pyin_pitch(output)
-    index = np.clip((times * contract.SAMPLE_RATE).astype(int), 0, len(target_hz_per_sample) - 1)
+    """pYIN's pitch of ``output`` against the target note: the share of steady frames (one voiced
+    target note across the analysis window, see ``steady_frames``) within ``tolerance_cents``
+    (``within``; a frame pYIN calls unvoiced counts as a miss), and the same over every frame
+    where the target is voiced (``within_all_frames``, note changes included). With
+    ``scale=(key, name)`` also the share of steady frames within ``tolerance_cents`` of whichever
+    note of the scale is nearest (``within_any_scale_note``: on a note of the scale, not
+    necessarily the target's). ``frame``: pYIN's analysis window (shorter sees faster deviations)."""
+    times, f0 = pyin_pitch(output, frame=frame)
+    index = np.clip(np.round(times * contract.SAMPLE_RATE).astype(int), 0, len(target_hz_per_sample) - 1)
     target = np.asarray(target_hz_per_sample, np.float64)[index]
     voiced = target > 0
+    steady = steady_frames(target_hz_per_sample, index, frame) & voiced
     if not voiced.any():
-        return {"frames": 0, "within": float("nan"), "median_abs_cents": float("nan")}
-    error = np.where(f0[voiced] > 0, 1200 * np.log2(np.maximum(f0[voiced], 1e-3) / target[voiced]), np.inf)
+        nan = float("nan")
+        return {"frames": 0, "frames_all": 0, "within": nan, "within_all_frames": nan, "median_abs_cents": nan}
+    error = np.where(f0 > 0, 1200 * np.log2(np.maximum(f0, 1e-3) / np.maximum(target, 1e-3)), np.inf)
+    hit = np.abs(error) <= tolerance_cents
+    mean = lambda mask, values: float(np.mean(values[mask])) if mask.any() else float("nan")  # noqa: E731
     scores = {
-        "frames": int(voiced.sum()),
-        "within": float(np.mean(np.abs(error) <= tolerance_cents)),
-        "median_abs_cents": float(np.median(np.abs(error))),
+        "frames": int(steady.sum()),
+        "frames_all": int(voiced.sum()),
+        "within": mean(steady, hit),
+        "within_all_frames": mean(voiced, hit),
+        "median_abs_cents": float(np.median(np.abs(error[steady]))) if steady.any() else float("nan"),
     }
     if scale is not None:
         from autotune_keras import music
 
-        sung = f0[voiced]
-        nearest = music.quantize_hz_to_scale(sung, *scale)
-        off = np.where(sung > 0, 1200 * np.log2(np.maximum(sung, 1e-3) / np.maximum(nearest, 1e-3)), np.inf)
-        scores["within_any_scale_note"] = float(np.mean(np.abs(off) <= tolerance_cents))
+        nearest = music.quantize_hz_to_scale(f0, *scale)
+        off = np.where(f0 > 0, 1200 * np.log2(np.maximum(f0, 1e-3) / np.maximum(nearest, 1e-3)), np.inf)
+        scores["within_any_scale_note"] = mean(steady, np.abs(off) <= tolerance_cents)
     return scores

@@ -117,6 +117,7 @@ def evaluate_stream(runner, clips: list[LabelledClip], latency_samples: int, snr
     return score_streamed(stream_detector(runner, clips, latency_samples, snr_db))
 
 
+SHORT_PYIN_FRAME = 2048  # 46 ms: a stricter pitch-on-target reading (fast deviations show)
 TAIL_EXCLUDED = 2048  # samples at the end of a corrected phrase left out of the click check
 
 
@@ -129,10 +130,54 @@ def held_out_phrases(count: int, seconds: float = 3.0, first_index: int = 1_000_
     return [synthesize_phrase(first_index + i, cfg) for i in range(count)]
 
 
+def pooled_pitch_scores(rows: list[dict]) -> dict:
+    """Per-phrase pitch-on-target shares pooled over all frames (weighted by frame counts)."""
+
+    def pooled(key: str, frames_key: str) -> float:
+        frames = np.array([r[frames_key] for r in rows], float)
+        shares = np.nan_to_num(np.array([r[key] for r in rows], float))
+        return float(np.sum(frames * shares) / max(frames.sum(), 1))
+
+    return {
+        "within_10_cents": pooled("within_10_cents", "steady_frames"),
+        "within_10_cents_of_any_scale_note": pooled("within_10_cents_of_any_scale_note", "steady_frames"),
+        "within_10_cents_all_frames": pooled("within_10_cents_all_frames", "voiced_frames"),
+        "within_10_cents_46ms": pooled("within_10_cents_46ms", "steady_frames_46ms"),
+        "steady_frames": int(sum(r["steady_frames"] for r in rows)),
+        "voiced_frames": int(sum(r["voiced_frames"] for r in rows)),
+    }
+
+
+def measurement_ceiling(phrases) -> dict:
+    """The pitch-on-target scores of each phrase's exactly-in-tune twin itself: what a perfect
+    corrector would get from the same pYIN measurement."""
+    from autotune_keras.audio_metrics import pitch_on_target
+
+    rows = []
+    for phrase in phrases:
+        scores = pitch_on_target(
+            phrase.in_tune_audio, phrase.target_f0_hz, scale=(phrase.metadata["key"], phrase.metadata["scale"])
+        )
+        short = pitch_on_target(phrase.in_tune_audio, phrase.target_f0_hz, frame=SHORT_PYIN_FRAME)
+        rows.append(
+            {
+                "within_10_cents": scores["within"],
+                "within_10_cents_of_any_scale_note": scores["within_any_scale_note"],
+                "within_10_cents_all_frames": scores["within_all_frames"],
+                "steady_frames": scores["frames"],
+                "voiced_frames": scores["frames_all"],
+                "within_10_cents_46ms": short["within"],
+                "steady_frames_46ms": short["frames"],
+            }
+        )
+    return pooled_pitch_scores(rows)
+
+
 def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0, snr_db: float | None = 30.0) -> dict:
     """Correct each phrase (noise added at ``snr_db``) towards its key and scale with a fresh
     corrector from ``make_corrector() -> (corrector, latency)``, and score the output against the
-    exactly-in-tune twin: pYIN pitch within 10 cents of the scale note on voiced frames,
+    exactly-in-tune twin: pYIN pitch within 10 cents of the scale note (on steady frames, and on
+    every voiced frame),
     multi-resolution STFT distance, STOI, spectral-envelope distance, clicks at buffer edges,
     clipping / NaN; and strength-0 transparency (SNR against the input)."""
     from autotune_keras.audio_metrics import (
@@ -157,6 +202,7 @@ def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0
         seconds = time.perf_counter() - started
         aligned, lag = align(result["audio"], phrase.in_tune_audio)
         on_target = pitch_on_target(aligned, phrase.target_f0_hz, scale=(key, scale))
+        on_target_short = pitch_on_target(aligned, phrase.target_f0_hz, frame=SHORT_PYIN_FRAME)
         # the phrases end mid-note: leave out the end, where the output (delayed by up to a few
         # periods while correcting) runs into the end of the input
         at_edges, inside = edge_jumps(result["audio"][:-TAIL_EXCLUDED])
@@ -166,7 +212,11 @@ def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0
             {
                 "within_10_cents": on_target["within"],
                 "within_10_cents_of_any_scale_note": on_target["within_any_scale_note"],
-                "voiced_frames": on_target["frames"],
+                "within_10_cents_all_frames": on_target["within_all_frames"],
+                "steady_frames": on_target["frames"],
+                "voiced_frames": on_target["frames_all"],
+                "within_10_cents_46ms": on_target_short["within"],
+                "steady_frames_46ms": on_target_short["frames"],
                 "median_abs_cents": on_target["median_abs_cents"],
                 "mr_stft_to_in_tune": mr_stft_distance(aligned, phrase.in_tune_audio),
                 "mr_stft_input_to_in_tune": mr_stft_distance(audio, phrase.in_tune_audio),
@@ -180,13 +230,9 @@ def evaluate_correction(make_corrector, detector, phrases, strength: float = 1.0
                 "seconds_per_audio_second": seconds / (len(audio) / contract.SAMPLE_RATE),
             }
         )
-    frames = np.array([r["voiced_frames"] for r in rows], float)
     return {
         "phrases": len(rows),
-        "within_10_cents": float(np.sum(frames * [r["within_10_cents"] for r in rows]) / max(frames.sum(), 1)),
-        "within_10_cents_of_any_scale_note": float(
-            np.sum(frames * [r["within_10_cents_of_any_scale_note"] for r in rows]) / max(frames.sum(), 1)
-        ),
+        **pooled_pitch_scores(rows),
         "median_abs_cents": float(np.median([r["median_abs_cents"] for r in rows])),
         "mr_stft_to_in_tune": float(np.mean([r["mr_stft_to_in_tune"] for r in rows])),
         "mr_stft_input_to_in_tune": float(np.mean([r["mr_stft_input_to_in_tune"] for r in rows])),
