@@ -280,10 +280,29 @@ def train(exp: DetectorExperiment) -> Path:
     return run_dir
 
 
+def config_task(config: str | Path) -> str:
+    """The model a config trains: its ``task`` key (default pitch_detector)."""
+    path = Path(config)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    data = yaml.safe_load(path.read_text()) or {}
+    return str(data.get("task", "pitch_detector")) if isinstance(data, dict) else "pitch_detector"
+
+
 def main(config: str = str(CONFIG_DIR / "pitch_detector.yaml"), **overrides) -> None:
-    """Train the pitch detector. Flags: --epochs, --steps_per_epoch, --run_dir, --learning_rate,
-    or any config key dotted by section (e.g. --qat.epochs=2 --pipeline.batch_size=64)."""
-    train(load_experiment(config, overrides))
+    """Train the model a config describes: the pitch detector (configs/pitch_detector.yaml) or the
+    pitch corrector (configs/pitch_corrector.yaml, after the detector). Flags: --epochs,
+    --steps_per_epoch, --run_dir, --learning_rate, or any config key dotted by section
+    (e.g. --qat.epochs=2 --pipeline.batch_size=64)."""
+    task = config_task(config)
+    if task == "pitch_corrector":
+        from autotune_keras import train_corrector
+
+        train_corrector.train(train_corrector.load_experiment(config, overrides))
+    elif task == "pitch_detector":
+        train(load_experiment(config, overrides))
+    else:
+        raise ValueError(f"{config}: unknown task {task!r}; expected pitch_detector or pitch_corrector")
 
 
 def cli() -> None:

@@ -88,10 +88,25 @@ def tiny_export(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_corrector(tiny_run, tmp_path_factory):
-    """The tiny run's detector network exported inside the pitch corrector."""
+def tiny_corrector_run(tiny_run, synthetic_records, tmp_path_factory):
+    """The corrector's learned part trained for a few steps around the tiny detector."""
+    from autotune_keras.train import main
+
+    run_dir = tmp_path_factory.mktemp("run") / "corrector"
+    overrides = {
+        "detector_run": str(tiny_run), "pipeline.records": str(synthetic_records), "pipeline.batch_size": 2,
+        "train.run_dir": str(run_dir), "train.epochs": 2, "train.steps_per_epoch": 3, "train.validation_steps": 1,
+        "buffers_per_example": 4, "pipeline.window_samples": 4096, "audio_summaries": 1,
+    }  # fmt: skip
+    main(str(ROOT / "configs" / "pitch_corrector.yaml"), **overrides)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_corrector(tiny_corrector_run, tmp_path_factory):
+    """The tiny corrector run exported (its learned taps around the tiny detector network)."""
     from autotune_keras.export.__main__ import export
 
     out = tmp_path_factory.mktemp("corrector") / "pitch_corrector"
-    export(tiny_run, out, model="pitch_corrector")
+    export(tiny_corrector_run, out, model="pitch_corrector")
     return out

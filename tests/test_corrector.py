@@ -43,8 +43,9 @@ def _median_cents(audio: np.ndarray, reference_hz: float) -> float:
 
 def test_strength_zero_is_the_input_delayed_bit_for_bit(tiny_run):
     exp = load_experiment(tiny_run / "config.yaml")
-    module = StreamingCorrector(detector.build_network(exp.model), exp.model)
     cfg = CorrectorConfig()
+    taps = tf.Variable(np.random.default_rng(0).normal(0, 0.3, cfg.envelope_taps).astype(np.float32))
+    module = StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=taps)  # nonzero FIR
     audio = harmonic_tone(233.0, 0.5)[: 40 * contract.BUFFER_SIZE]
     state = {
         "audio_state": np.zeros((1, cfg.history_samples), np.float32),
@@ -128,3 +129,17 @@ def test_correct_cli_uses_the_shipped_corrector(tmp_path):
     audio, rate = sf.read(out, dtype="float32")
     assert rate == SR and abs(len(audio) - 1.5 * SR) < 2
     assert abs(_median_cents(audio, 196.0)) < 10.0
+
+
+def test_envelope_fir_is_a_centred_correlation_and_vanishes_with_zero_taps(tiny_run):
+    exp = load_experiment(tiny_run / "config.yaml")
+    cfg = CorrectorConfig()
+    taps = np.random.default_rng(1).normal(size=cfg.envelope_taps).astype(np.float32)
+    module = StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=tf.Variable(taps))
+    window = np.random.default_rng(2).normal(size=(2, 2560)).astype(np.float32)
+    expected = np.stack([np.correlate(np.pad(row, cfg.envelope_taps // 2), taps, mode="valid") for row in window])
+    np.testing.assert_allclose(module.envelope_residual(tf.constant(window)).numpy(), expected, atol=1e-4)
+    plain = StreamingCorrector(detector.build_network(exp.model), exp.model)
+    assert not np.any(plain.envelope_residual(tf.constant(window)).numpy())
+    with pytest.raises(ValueError, match="envelope_taps: expected shape"):
+        StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=tf.Variable(taps[:3]))

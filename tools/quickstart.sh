@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the main job end to end on the embedded synthetic data (no download):
-# dataset -> training (float + QAT) -> export with parity checks -> detect -> evaluate -> benchmark.
+# dataset -> training (float + QAT) -> export with parity checks -> detect -> evaluate -> benchmark
+# -> corrector training -> export -> correct -> compare with the DSP baseline.
 # Trains into runs/quickstart and exports to saved_models/quickstart (the shipped default in
 # saved_models/pitch_detector is left alone).
 set -euo pipefail
@@ -28,9 +29,10 @@ $py -m autotune_keras.benchmark --model saved_models/quickstart/pitch_detector_i
 $py -m autotune_keras.realtime --model saved_models/quickstart/pitch_detector_int8.tflite --seconds 20
 litert-benchmark() { .venv/bin/litert-benchmark "$@"; }
 litert-benchmark --model saved_models/quickstart/pitch_detector_int8.tflite --num_threads 1 --num_runs 1000
-echo "== 6/7 the pitch corrector (the detector guiding a resampling core): export, correct the phrase, report"
-$py -m autotune_keras.export --checkpoint runs/quickstart --model pitch_corrector --out saved_models/quickstart_corrector --overwrite
+echo "== 6/7 the pitch corrector (the detector guiding a resampling core): train, export, correct the phrase, report"
+$py -m autotune_keras.train --config configs/pitch_corrector.yaml --detector_run runs/quickstart --run_dir runs/quickstart_corrector --epochs 4
+$py -m autotune_keras.export --checkpoint runs/quickstart_corrector --model pitch_corrector --out saved_models/quickstart_corrector --overwrite
 $py -m autotune_keras.correct runs/quickstart/demo/phrase.wav runs/quickstart/demo/phrase.corrected.wav --key C --scale MAJOR --model saved_models/quickstart_corrector
 $py -m autotune_keras.evaluate --model saved_models/quickstart_corrector --compare baseline --limit 4 --out runs/quickstart/evaluation_corrector
-echo "== 7/7 done: runs/quickstart (tensorboard --logdir runs/quickstart/logs), saved_models/quickstart*,"
+echo "== 7/7 done: runs/quickstart* (tensorboard --logdir runs), saved_models/quickstart*,"
 echo "   runs/quickstart/evaluation/report.md, runs/quickstart/evaluation_corrector/report.md"

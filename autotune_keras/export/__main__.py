@@ -317,12 +317,22 @@ def detector_spec(exp, float_net, qat_net) -> ExportSpec:
     )
 
 
-def corrector_spec(exp, float_net, qat_net) -> ExportSpec:
-    """The pitch corrector's export: the detector network inside the streaming resampling core."""
+def corrector_spec(exp, float_net, qat_net, corrector_run: Path | None = None) -> ExportSpec:
+    """The pitch corrector's export: the detector network inside the streaming resampling core,
+    with the learned envelope taps of ``corrector_run`` (none: zero taps, no envelope correction)."""
     from autotune_keras.models.corrector import CorrectorConfig, StreamingCorrector
 
-    cfg, names = CorrectorConfig(), contract.PitchCorrectorTensors
-    float_module = StreamingCorrector(float_net, exp.model, cfg)
+    names = contract.PitchCorrectorTensors
+    if corrector_run is None:
+        cfg, taps = CorrectorConfig(), None
+    else:
+        from autotune_keras.train_corrector import envelope_taps
+        from autotune_keras.train_corrector import load_experiment as load_corrector_experiment
+
+        cfg = load_corrector_experiment(corrector_run / "config.yaml").model
+        taps = envelope_taps(corrector_run)
+    variable = lambda: None if taps is None else tf.Variable(taps, name="envelope_taps")  # noqa: E731
+    float_module = StreamingCorrector(float_net, exp.model, cfg, envelope_taps=variable())
     windows = _parity_windows(exp, cfg.history_samples + contract.BUFFER_SIZE)
     rng = np.random.default_rng(0)
     count = len(windows)
@@ -369,7 +379,7 @@ def corrector_spec(exp, float_net, qat_net) -> ExportSpec:
     return ExportSpec(
         name="pitch_corrector",
         float_module=float_module,
-        int8_module=StreamingCorrector(qat_net or float_net, exp.model, cfg),
+        int8_module=StreamingCorrector(qat_net or float_net, exp.model, cfg, envelope_taps=variable()),
         input_names=[*names.INPUTS, *state_names],
         output_names=[*names.OUTPUTS, *(n + STATE_SUFFIX for n in state_names)],
         feeds=feeds,
@@ -385,7 +395,12 @@ def corrector_spec(exp, float_net, qat_net) -> ExportSpec:
         ],
         latency_samples=cfg.start_delay,
         extra_checks={"tflite_float_streaming": streaming_check},
-        report={"parameters": int(float_net.count_params()), "detector_config": to_dict(exp.model), "config": to_dict(cfg)},
+        report={
+            "parameters": int(float_net.count_params()) + cfg.envelope_taps,
+            "detector_config": to_dict(exp.model),
+            "config": to_dict(cfg),
+            "corrector_run": str(corrector_run) if corrector_run else None,
+        },
     )
 
 
@@ -397,13 +412,23 @@ def export(checkpoint: str | Path, out: str | Path, overwrite: bool = False, mod
     checkpoint, out = Path(checkpoint), Path(out)
     if model not in EXPORTERS:
         raise ValueError(f"--model {model}: expected one of {', '.join(EXPORTERS)}")
+    corrector_run = None
+    if model == "pitch_corrector" and (checkpoint / "config.yaml").is_file():
+        from autotune_keras.train import config_task
+
+        if config_task(checkpoint / "config.yaml") == "pitch_corrector":  # a corrector run names its detector
+            from autotune_keras.train_corrector import load_experiment as load_corrector_experiment
+
+            corrector_run, checkpoint = checkpoint, Path(load_corrector_experiment(checkpoint / "config.yaml").detector_run)
     if not (checkpoint / "float.weights.h5").is_file():
         raise FileNotFoundError(f"{checkpoint}: no float.weights.h5; train first (python -m autotune_keras.train)")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists; pass --overwrite to replace it")
     exp, float_net, qat_net = _load_networks(checkpoint)
-    spec = EXPORTERS[model](exp, float_net, qat_net)
-    spec.report = {"checkpoint": str(checkpoint)} | spec.report
+    spec = (
+        EXPORTERS[model](exp, float_net, qat_net, corrector_run) if corrector_run else EXPORTERS[model](exp, float_net, qat_net)
+    )
+    spec.report = {"checkpoint": str(corrector_run or checkpoint)} | spec.report
     return export_model(spec, out, qat=qat_net is not None)
 
 
@@ -417,7 +442,9 @@ def main(checkpoint: str = "runs/pitch_detector", out: str | None = None, overwr
     """Export a trained run to SavedModel, float/INT8 TFLite, ONNX and a C++ header, with parity checks.
 
     Args:
-      checkpoint: the training run folder (config.yaml, float.weights.h5, qat.weights.h5).
+      checkpoint: the training run folder: a detector run (config.yaml, float.weights.h5,
+        qat.weights.h5), or for the corrector its run (runs/pitch_corrector: learned taps, and
+        the detector run it names).
       out: the export folder to create (default saved_models/<model>).
       overwrite: replace an existing export.
       model: pitch_detector, or pitch_corrector (the detector network guiding the resampling core).

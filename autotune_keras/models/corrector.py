@@ -13,6 +13,10 @@ Why this design (see docs/CORRECTOR.md):
   voice (breath, consonants, formants move with the ratio as in zita-at1). When the read head
   drifts out of its window it jumps by whole periods (where the waveform repeats) and the old
   and new heads are crossfaded with a raised cosine, so buffer edges never click.
+* Resampling by a ratio r moves the formants with the pitch. A learned FIR (``envelope_taps``,
+  trained with the combined loss by ``python -m autotune_keras.train --config
+  configs/pitch_corrector.yaml``) is added at the same read positions, scaled per sample by
+  log2 r: a first-order correction of the spectral envelope that vanishes when r = 1.
 * Strength 0 or an unvoiced buffer gives a ratio of exactly 1: the output is the input delayed
   by a constant, bit for bit.
 * Everything is builtin TFLite ops (CUMSUM, GATHER, FLOOR, COS, ...); the detector network runs
@@ -44,6 +48,7 @@ class CorrectorConfig:
     crossfade_samples: int = 256  # raised-cosine crossfade after a period jump
     unvoiced_period: int = 256  # jump size when no pitch is known
     max_ratio: float = 2.0  # at most an octave up or down
+    envelope_taps: int = 15  # learned envelope-correction FIR (odd: centred)
 
     @property
     def start_delay(self) -> int:
@@ -105,13 +110,36 @@ class StreamingCorrector(tf.Module):
 
     STATE = ("audio_state", "read_offset", "log2_ratio")
 
-    def __init__(self, detector_network, detector_cfg: detector.DetectorConfig, cfg: CorrectorConfig | None = None):
+    def __init__(
+        self,
+        detector_network,
+        detector_cfg: detector.DetectorConfig,
+        cfg: CorrectorConfig | None = None,
+        envelope_taps: tf.Variable | None = None,
+    ):
         super().__init__(name="pitch_corrector")
         self.network = detector_network
         self.detector_cfg = detector_cfg
         self.cfg = cfg or CorrectorConfig()
         if self.cfg.history_samples < detector_cfg.context_samples:
             raise ValueError("history_samples must cover the detector's context")
+        if self.cfg.envelope_taps % 2 != 1:
+            raise ValueError("envelope_taps must be odd")
+        if envelope_taps is None:
+            envelope_taps = tf.Variable(tf.zeros([self.cfg.envelope_taps]), name="envelope_taps")
+        if envelope_taps.shape != (self.cfg.envelope_taps,):
+            raise ValueError(f"envelope_taps: expected shape ({self.cfg.envelope_taps},), got {tuple(envelope_taps.shape)}")
+        self.envelope_taps = envelope_taps
+
+    def envelope_residual(self, window: tf.Tensor) -> tf.Tensor:
+        """The learned FIR applied to ``window`` [b, W] (same length, zero-padded at the ends)."""
+        # a sum of shifted copies: a 1-channel float CONV_2D is slow in LiteRT (~0.2 ms here),
+        # element-wise MUL / ADD on the window are not
+        taps, half = self.cfg.envelope_taps, self.cfg.envelope_taps // 2
+        size = tf.shape(window)[1]
+        padded = tf.pad(window, [[0, 0], [half, half]])
+        terms = [self.envelope_taps[k] * padded[:, k : k + size] for k in range(taps)]  # correlation
+        return tf.add_n(terms)
 
     def detect(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Pitch (Hz) and confidence of the newest buffer in ``window``."""
@@ -135,11 +163,13 @@ class StreamingCorrector(tf.Module):
         window = tf.concat([audio_state, audio_buffer], axis=1)  # write head of sample k: history + k
         pitch, confidence = self.detect(window)
 
-        # the pitch of the audio under the read head: the detector's, refined where the head reads
+        # the pitch of the audio under the read head: the detector's, refined where the head will
+        # be at the end of this buffer, where the ratio ramp arrives (measured at the middle, the
+        # ramp would lag a moving pitch by half a buffer: ~15 cents on fast vibrato)
         voiced = tf.logical_and(confidence >= contract.CONFIDENCE_THRESHOLD, target_pitch > 0.0)
         safe_pitch = tf.where(voiced, pitch, tf.ones_like(pitch))
         start = float(cfg.history_samples) - read_delay  # read head (window index) at sample 0
-        read_period = refine_period(window, start + n / 2 * ratio, contract.SAMPLE_RATE / safe_pitch)
+        read_period = refine_period(window, start + n * ratio, contract.SAMPLE_RATE / safe_pitch)
 
         # the ratio that moves that pitch `strength` of the way (in cents) to the target
         safe_target = tf.where(voiced, target_pitch, tf.ones_like(target_pitch))
@@ -161,8 +191,10 @@ class StreamingCorrector(tf.Module):
         forward = tf.where(end_delay > high, period * tf.math.ceil((end_delay - high) / period), 0.0)
         shift = back - forward  # > 0: read further back
 
-        old = _interpolate(window, start + advanced)
-        new = _interpolate(window, start - shift + advanced)
+        residual = self.envelope_residual(window)
+        envelope_gain = tf.math.log(step) / math.log(2.0)  # 0 where the ratio is 1
+        old = _interpolate(window, start + advanced) + envelope_gain * _interpolate(residual, start + advanced)
+        new = _interpolate(window, start - shift + advanced) + envelope_gain * _interpolate(residual, start - shift + advanced)
         fade = 0.5 - 0.5 * tf.cos(
             math.pi * tf.minimum(tf.range(1, n + 1, dtype=tf.float32)[None, :] / cfg.crossfade_samples, 1.0)
         )
