@@ -53,7 +53,7 @@ def phase_coherence(output: tf.Tensor, target: tf.Tensor, size: int = PHASE_FFT)
 PITCH_LOSS_RANGE = 2.0  # semitones: a larger error is the measuring detector's (octave, harmonic)
 
 
-def pitch_cents_error(measured_hz: tf.Tensor, target_hz: tf.Tensor) -> tf.Tensor:
+def pitch_semitone_error(measured_hz: tf.Tensor, target_hz: tf.Tensor) -> tf.Tensor:
     """Robust pitch error where the target is voiced: Huber in semitones (quadratic within one),
     constant beyond ``PITCH_LOSS_RANGE`` (a measurement an octave or a harmonic away is the
     measuring detector's error: it counts, but gives no gradient)."""
@@ -61,5 +61,5 @@ def pitch_cents_error(measured_hz: tf.Tensor, target_hz: tf.Tensor) -> tf.Tensor
     semitones = 12.0 * tf.math.log(tf.maximum(measured_hz, 1.0) / tf.maximum(target_hz, 1.0)) / math.log(2.0)
     size = tf.abs(semitones)
     huber = tf.where(size <= 1.0, 0.5 * tf.square(semitones), size - 0.5)
-    error = tf.where(size <= PITCH_LOSS_RANGE, huber, tf.stop_gradient(tf.zeros_like(huber)) + PITCH_LOSS_RANGE - 0.5)
+    error = tf.where(size <= PITCH_LOSS_RANGE, huber, tf.fill(tf.shape(huber), PITCH_LOSS_RANGE - 0.5))
     return tf.reduce_sum(voiced * error) / (tf.reduce_sum(voiced) + 1e-9)

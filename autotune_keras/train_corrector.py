@@ -175,7 +175,7 @@ class CorrectorTrainer(keras.Model):
         measured = self.output_pitch(output)
         return {
             "waveform": losses.waveform_mse(output, target),
-            "pitch": losses.pitch_cents_error(measured, self.output_pitch_targets(batch["target_f0_hz"], output.shape[1])),
+            "pitch": losses.pitch_semitone_error(measured, self.output_pitch_targets(batch["target_f0_hz"], output.shape[1])),
             "mr_stft": losses.mr_stft(output, target),
             "phase": losses.phase_coherence(output, target),
         }

@@ -31,12 +31,12 @@ def test_pitch_loss_is_huber_in_semitones_and_ignores_octave_misreadings():
     target = tf.constant([[220.0, 220.0, 0.0]])
     half_semitone = tf.Variable([[220.0 * 2 ** (0.5 / 12), 220.0, 500.0]])
     with tf.GradientTape() as tape:
-        value = losses.pitch_cents_error(half_semitone, target)  # the unvoiced third is left out
+        value = losses.pitch_semitone_error(half_semitone, target)  # the unvoiced third is left out
     assert float(value) == pytest.approx(0.5 * 0.5**2 / 2, rel=1e-3)
     assert float(tf.norm(tape.gradient(value, half_semitone))) > 0
     octave = tf.Variable([[440.0, 440.0, 0.0]])
     with tf.GradientTape() as tape:
-        value = losses.pitch_cents_error(octave, target)
+        value = losses.pitch_semitone_error(octave, target)
     assert float(value) == pytest.approx(losses.PITCH_LOSS_RANGE - 0.5)
     assert float(tf.norm(tape.gradient(value, octave))) == 0.0
 

@@ -317,21 +317,23 @@ def detector_spec(exp, float_net, qat_net) -> ExportSpec:
     )
 
 
-def corrector_spec(exp, float_net, qat_net, corrector_run: Path | None = None) -> ExportSpec:
+def corrector_spec(exp, float_net, qat_net, corrector_run: Path | None = None, corrector_exp=None) -> ExportSpec:
     """The pitch corrector's export: the detector network inside the streaming resampling core,
-    with the learned envelope taps of ``corrector_run`` (none: zero taps, no envelope correction)."""
+    with the learned envelope taps of ``corrector_run`` (whose experiment is ``corrector_exp``;
+    none: default config, zero taps, no envelope correction)."""
     from autotune_keras.models.corrector import CorrectorConfig, StreamingCorrector
 
     names = contract.PitchCorrectorTensors
-    if corrector_run is None:
-        cfg, taps = CorrectorConfig(), None
-    else:
+    cfg = corrector_exp.model if corrector_exp is not None else CorrectorConfig()
+    taps = None
+    if corrector_run is not None:
         from autotune_keras.train_corrector import envelope_taps
-        from autotune_keras.train_corrector import load_experiment as load_corrector_experiment
 
-        cfg = load_corrector_experiment(corrector_run / "config.yaml").model
         taps = envelope_taps(corrector_run)
-    variable = lambda: None if taps is None else tf.Variable(taps, name="envelope_taps")  # noqa: E731
+
+    def variable() -> tf.Variable | None:
+        return None if taps is None else tf.Variable(taps, name="envelope_taps")
+
     float_module = StreamingCorrector(float_net, exp.model, cfg, envelope_taps=variable())
     windows = _parity_windows(exp, cfg.history_samples + contract.BUFFER_SIZE)
     rng = np.random.default_rng(0)
@@ -412,23 +414,23 @@ def export(checkpoint: str | Path, out: str | Path, overwrite: bool = False, mod
     checkpoint, out = Path(checkpoint), Path(out)
     if model not in EXPORTERS:
         raise ValueError(f"--model {model}: expected one of {', '.join(EXPORTERS)}")
-    corrector_run = None
+    corrector = {}  # a corrector run (learned taps) names the detector run it was trained around
     if model == "pitch_corrector" and (checkpoint / "config.yaml").is_file():
         from autotune_keras.train import config_task
 
-        if config_task(checkpoint / "config.yaml") == "pitch_corrector":  # a corrector run names its detector
+        if config_task(checkpoint / "config.yaml") == "pitch_corrector":
             from autotune_keras.train_corrector import load_experiment as load_corrector_experiment
 
-            corrector_run, checkpoint = checkpoint, Path(load_corrector_experiment(checkpoint / "config.yaml").detector_run)
+            corrector_exp = load_corrector_experiment(checkpoint / "config.yaml")
+            corrector = {"corrector_run": checkpoint, "corrector_exp": corrector_exp}
+            checkpoint = Path(corrector_exp.detector_run)
     if not (checkpoint / "float.weights.h5").is_file():
         raise FileNotFoundError(f"{checkpoint}: no float.weights.h5; train first (python -m autotune_keras.train)")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists; pass --overwrite to replace it")
     exp, float_net, qat_net = _load_networks(checkpoint)
-    spec = (
-        EXPORTERS[model](exp, float_net, qat_net, corrector_run) if corrector_run else EXPORTERS[model](exp, float_net, qat_net)
-    )
-    spec.report = {"checkpoint": str(corrector_run or checkpoint)} | spec.report
+    spec = EXPORTERS[model](exp, float_net, qat_net, **corrector)
+    spec.report = {"checkpoint": str(corrector.get("corrector_run", checkpoint))} | spec.report
     return export_model(spec, out, qat=qat_net is not None)
 
 
