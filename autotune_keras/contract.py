@@ -6,6 +6,7 @@ a scale or a tensor name.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
 SAMPLE_RATE = 44100
@@ -41,6 +42,59 @@ SCALES = MappingProxyType(
 )
 
 
+STATE_SUFFIX = "_out"  # a state input X comes back as output X_out, fed back as X next buffer
+
+
+def state_output(name: str) -> str:
+    """The output that carries state input ``name`` to the next buffer."""
+    return name + STATE_SUFFIX
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What an engine sees of one model: its tensors, which of them carry state, its buffer."""
+
+    model: str
+    audio_input: str  # the input that takes each new buffer of audio
+    buffer_size: int  # samples per call
+    inputs: tuple[str, ...]  # engine inputs other than state
+    outputs: tuple[str, ...]  # engine outputs other than state
+    state: tuple[str, ...] = ()  # state inputs; each returns as ``state_output(name)``
+    confidence: str | None = None  # the output compared against CONFIDENCE_THRESHOLD, if any
+    pitch: str | None = None  # an output in Hz (compared in cents), if any
+
+    @property
+    def state_pairs(self) -> dict[str, str]:
+        """State input -> the output fed back as it."""
+        return {name: state_output(name) for name in self.state}
+
+    @property
+    def all_inputs(self) -> tuple[str, ...]:
+        return self.inputs + self.state
+
+    @property
+    def all_outputs(self) -> tuple[str, ...]:
+        return self.outputs + tuple(state_output(name) for name in self.state)
+
+    @property
+    def controls(self) -> tuple[str, ...]:
+        """Inputs that are neither the audio nor state (target pitch, strength, tempo, ...)."""
+        return tuple(name for name in self.inputs if name != self.audio_input)
+
+
+class PitchDetectorTensors:
+    """Tensor names of the pitch detector's signature."""
+
+    AUDIO_BUFFER = "audio_buffer"
+    PITCH = "pitch"
+    CONFIDENCE = "confidence"
+    HARMONICS = "harmonics"
+    AUDIO_STATE = "audio_state"  # the last context samples
+    INPUTS = (AUDIO_BUFFER,)
+    OUTPUTS = (PITCH, CONFIDENCE, HARMONICS)
+    STATE = (AUDIO_STATE,)
+
+
 class PitchCorrectorTensors:
     """Tensor names of the pitch corrector's signature."""
 
@@ -49,8 +103,12 @@ class PitchCorrectorTensors:
     CORRECTION_STRENGTH = "correction_strength"
     CORRECTED_AUDIO = "corrected_audio"
     CONFIDENCE = "confidence"
+    AUDIO_STATE = "audio_state"  # the delay line
+    READ_OFFSET = "read_offset"  # read head delay minus the start delay
+    LOG2_RATIO = "log2_ratio"  # pitch ratio reached at the end of the last buffer, in octaves
     INPUTS = (AUDIO_BUFFER, TARGET_PITCH, CORRECTION_STRENGTH)
     OUTPUTS = (CORRECTED_AUDIO, CONFIDENCE)
+    STATE = (AUDIO_STATE, READ_OFFSET, LOG2_RATIO)
 
 
 class TimingTensors:
@@ -65,12 +123,33 @@ class TimingTensors:
     OUTPUTS = (ADJUSTED_AUDIO, TIMING_CONFIDENCE)
 
 
-class PitchDetectorTensors:
-    """Tensor names of the pitch detector's signature."""
-
-    AUDIO_BUFFER = "audio_buffer"
-    PITCH = "pitch"
-    CONFIDENCE = "confidence"
-    HARMONICS = "harmonics"
-    INPUTS = (AUDIO_BUFFER,)
-    OUTPUTS = (PITCH, CONFIDENCE, HARMONICS)
+PITCH_DETECTOR = Signature(
+    model="pitch_detector",
+    audio_input=PitchDetectorTensors.AUDIO_BUFFER,
+    buffer_size=BUFFER_SIZE,
+    inputs=PitchDetectorTensors.INPUTS,
+    outputs=PitchDetectorTensors.OUTPUTS,
+    state=PitchDetectorTensors.STATE,
+    confidence=PitchDetectorTensors.CONFIDENCE,
+    pitch=PitchDetectorTensors.PITCH,
+)
+PITCH_CORRECTOR = Signature(
+    model="pitch_corrector",
+    audio_input=PitchCorrectorTensors.AUDIO_BUFFER,
+    buffer_size=BUFFER_SIZE,
+    inputs=PitchCorrectorTensors.INPUTS,
+    outputs=PitchCorrectorTensors.OUTPUTS,
+    state=PitchCorrectorTensors.STATE,
+    confidence=PitchCorrectorTensors.CONFIDENCE,
+)
+SIGNATURES = MappingProxyType({s.model: s for s in (PITCH_DETECTOR, PITCH_CORRECTOR)})
+AUDIO_INPUTS = (PitchDetectorTensors.AUDIO_BUFFER, TimingTensors.AUDIO_SEQUENCE)  # inputs that take audio
+# Values for control inputs when a tool streams without a score: a steady note at full strength,
+# a mid tempo.
+CONTROL_DEFAULTS = MappingProxyType(
+    {
+        PitchCorrectorTensors.TARGET_PITCH: 220.0,
+        PitchCorrectorTensors.CORRECTION_STRENGTH: 1.0,
+        TimingTensors.TARGET_TEMPO: 120.0,
+    }
+)

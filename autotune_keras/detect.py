@@ -16,9 +16,9 @@ import numpy as np
 from autotune_keras import audio as audio_io
 from autotune_keras import contract
 from autotune_keras.cli import run
-from autotune_keras.runtime import ModelLoadError, Stream, export_report, load_runner
-
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "saved_models" / "pitch_detector"
+from autotune_keras.engine.exports import latency_samples, shipped_model
+from autotune_keras.engine.runners import ModelLoadError, load_runner
+from autotune_keras.engine.stream import Stream, stream
 
 
 def expand_inputs(paths: tuple[str, ...]) -> list[Path]:
@@ -30,20 +30,13 @@ def expand_inputs(paths: tuple[str, ...]) -> list[Path]:
     return files
 
 
-def model_latency(model: Path) -> int:
-    """Latency in samples from the export report beside the model (buffer / 2 when absent)."""
-    report = export_report(model)
-    return int(report["latency_samples"]) if report else contract.BUFFER_SIZE // 2
-
-
-def detect_file(stream: Stream, path: Path, latency_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def detect_file(streamer: Stream, path: Path, latency: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(times, Hz, confidence) per buffer of one file."""
     audio = audio_io.load_audio(path)
-    stream.reset()
-    out = stream.run(audio)
-    pitch = out[contract.PitchDetectorTensors.PITCH].reshape(-1)
-    confidence = out[contract.PitchDetectorTensors.CONFIDENCE].reshape(-1)
-    times = ((np.arange(len(pitch)) + 1) * contract.BUFFER_SIZE - latency_samples) / contract.SAMPLE_RATE
+    out = stream(streamer, audio).outputs
+    pitch = out[streamer.signature.pitch].reshape(-1)
+    confidence = out[streamer.signature.confidence].reshape(-1)
+    times = ((np.arange(len(pitch)) + 1) * streamer.buffer_size - latency) / contract.SAMPLE_RATE
     keep = times >= 0
     return times[keep], pitch[keep], confidence[keep]
 
@@ -93,19 +86,21 @@ def main(*paths: str, model: str | None = None, output: str | None = None, plot:
 
     if not paths:
         raise ValueError("give at least one audio file or folder")
-    model_path = Path(model) if model else DEFAULT_MODEL
+    model_path = Path(model) if model else shipped_model("pitch_detector")
     try:
         runner = load_runner(model_path, threads)
     except ModelLoadError as error:
         hint = " (the default model ships in saved_models/pitch_detector; pass --model)" if not model else ""
         raise FileNotFoundError(f"{error}{hint}") from None
-    stream = Stream(runner)
-    latency = model_latency(model_path)
+    streamer = Stream(runner)
+    if streamer.signature.pitch is None or streamer.signature.confidence is None:
+        raise ValueError(f"{model_path}: not a pitch detector (outputs: {', '.join(runner.outputs)})")
+    latency = latency_samples(model_path)
     files = expand_inputs(paths)
     failures = 0
     for path in tqdm(files, unit="file", desc="detect", disable=len(files) < 2):
         try:
-            times, pitch, confidence = detect_file(stream, path, latency)
+            times, pitch, confidence = detect_file(streamer, path, latency)
         except (audio_io.AudioError, OSError) as error:
             print(f"error: {error}" if str(path) in str(error) else f"error: {path}: {error}", file=sys.stderr)
             failures += 1

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from autotune_keras import contract
 from autotune_keras.config import DatasetConfig, SyntheticConfig
-from autotune_keras.dataset import build_dataset
+from autotune_keras.data.build import build_dataset
 
 SR = contract.SAMPLE_RATE
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,8 @@ def audio_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_run(synthetic_records, tmp_path_factory):
     """A detector trained for a few steps (float + QAT) on the tiny dataset."""
-    from autotune_keras.train import load_experiment, train
+    from autotune_keras.models.pitch_detector.training import DetectorExperiment, train
+    from autotune_keras.training import load_experiment
 
     run_dir = tmp_path_factory.mktemp("run") / "detector"
     overrides = {
@@ -73,14 +74,14 @@ def tiny_run(synthetic_records, tmp_path_factory):
         "train.epochs": 1, "train.steps_per_epoch": 4, "train.validation_steps": 2, "train.contour_clips": 1,
         "qat.epochs": 1, "qat.steps_per_epoch": 2,
     }  # fmt: skip
-    train(load_experiment(ROOT / "configs" / "pitch_detector.yaml", overrides))
+    train(load_experiment(DetectorExperiment, ROOT / "configs" / "pitch_detector.yaml", overrides))
     return run_dir
 
 
 @pytest.fixture(scope="session")
 def tiny_export(tiny_run, tmp_path_factory):
     """The tiny run exported to every format."""
-    from autotune_keras.export.__main__ import export
+    from autotune_keras.export.pipeline import export
 
     out = tmp_path_factory.mktemp("export") / "pitch_detector"
     export(tiny_run, out)
@@ -105,8 +106,8 @@ def tiny_corrector_run(tiny_run, synthetic_records, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_corrector(tiny_corrector_run, tmp_path_factory):
     """The tiny corrector run exported (its learned taps around the tiny detector network)."""
-    from autotune_keras.export.__main__ import export
+    from autotune_keras.export.pipeline import export
 
     out = tmp_path_factory.mktemp("corrector") / "pitch_corrector"
-    export(tiny_corrector_run, out, model="pitch_corrector")
+    export(tiny_corrector_run, out)
     return out

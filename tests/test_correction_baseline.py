@@ -12,7 +12,8 @@ import soundfile as sf
 from conftest import harmonic_tone
 
 from autotune_keras import contract, music
-from autotune_keras.audio_metrics import (
+from autotune_keras.dsp.baseline import START_DELAY, correct_audio
+from autotune_keras.evaluation.audio_metrics import (
     PYIN_FRAME,
     PYIN_HOP,
     align,
@@ -22,7 +23,6 @@ from autotune_keras.audio_metrics import (
     pyin_pitch,
     snr_db,
 )
-from autotune_keras.baseline import START_DELAY, correct_audio
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = contract.SAMPLE_RATE

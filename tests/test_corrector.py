@@ -15,11 +15,14 @@ import tensorflow as tf
 from conftest import harmonic_tone
 
 from autotune_keras import contract, music
-from autotune_keras.audio_metrics import edge_jumps, pyin_pitch
-from autotune_keras.models import detector
-from autotune_keras.models.corrector import CorrectorConfig, StreamingCorrector
-from autotune_keras.runtime import Stream, load_runner
-from autotune_keras.train import load_experiment
+from autotune_keras.engine.runners import load_runner
+from autotune_keras.engine.stream import stream
+from autotune_keras.evaluation.audio_metrics import edge_jumps, pyin_pitch
+from autotune_keras.models.pitch_corrector.core import CorrectorConfig
+from autotune_keras.models.pitch_corrector.streaming import StreamingCorrector
+from autotune_keras.models.pitch_detector import network as detector
+from autotune_keras.models.pitch_detector.training import DetectorExperiment
+from autotune_keras.training import load_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "saved_models" / "pitch_corrector"
@@ -28,12 +31,11 @@ SR = contract.SAMPLE_RATE
 
 
 def _stream(runner, audio: np.ndarray, target: float, strength: float) -> np.ndarray:
-    stream = Stream(runner)
     controls = {
         NAMES.TARGET_PITCH: np.array([[target]], np.float32),
         NAMES.CORRECTION_STRENGTH: np.array([[strength]], np.float32),
     }
-    return np.concatenate([stream.process(b, **controls)[NAMES.CORRECTED_AUDIO] for b in audio.reshape(-1, contract.BUFFER_SIZE)])
+    return stream(runner, audio, controls).outputs[NAMES.CORRECTED_AUDIO].reshape(-1)
 
 
 def _median_cents(audio: np.ndarray, reference_hz: float) -> float:
@@ -42,7 +44,7 @@ def _median_cents(audio: np.ndarray, reference_hz: float) -> float:
 
 
 def test_strength_zero_is_the_input_delayed_bit_for_bit(tiny_run):
-    exp = load_experiment(tiny_run / "config.yaml")
+    exp = load_experiment(DetectorExperiment, tiny_run / "config.yaml")
     cfg = CorrectorConfig()
     taps = tf.Variable(np.random.default_rng(0).normal(0, 0.3, cfg.envelope_taps).astype(np.float32))
     module = StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=taps)  # nonzero FIR
@@ -132,7 +134,7 @@ def test_correct_cli_uses_the_shipped_corrector(tmp_path):
 
 
 def test_envelope_fir_is_a_centred_correlation_and_vanishes_with_zero_taps(tiny_run):
-    exp = load_experiment(tiny_run / "config.yaml")
+    exp = load_experiment(DetectorExperiment, tiny_run / "config.yaml")
     cfg = CorrectorConfig()
     taps = np.random.default_rng(1).normal(size=cfg.envelope_taps).astype(np.float32)
     module = StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=tf.Variable(taps))
@@ -143,3 +145,15 @@ def test_envelope_fir_is_a_centred_correlation_and_vanishes_with_zero_taps(tiny_
     assert not np.any(plain.envelope_residual(tf.constant(window)).numpy())
     with pytest.raises(ValueError, match="envelope_taps: expected shape"):
         StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=tf.Variable(taps[:3]))
+
+
+def test_a_detector_run_exports_as_a_corrector_with_zero_taps(tiny_run, tmp_path):
+    from autotune_keras.export.pipeline import export
+
+    report = export(tiny_run, tmp_path / "corrector", model="pitch_corrector")
+    assert report["model"] == "pitch_corrector" and report["corrector_run"] is None
+    exported = tf.train.load_variable(
+        str(tmp_path / "corrector" / "saved_model" / "variables" / "variables"), "envelope_taps/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+    assert exported.shape == (CorrectorConfig().envelope_taps,) and not exported.any()
+    assert report["parity"]["tflite_float_streaming"]["strength_0_vs_delayed_input_max_abs"] == 0.0

@@ -10,7 +10,7 @@ import tensorflow as tf
 from conftest import SR, harmonic_tone
 
 from autotune_keras import losses
-from autotune_keras.train_corrector import TAPS_FILE, TERMS
+from autotune_keras.models.pitch_corrector.training import TAPS_FILE, TERMS
 
 
 def test_spectral_and_phase_losses_see_pitch_not_absolute_phase():

@@ -12,7 +12,8 @@ import pytest
 from conftest import harmonic_tone
 
 from autotune_keras import contract
-from autotune_keras.runtime import Stream, load_runner
+from autotune_keras.engine.runners import load_runner
+from autotune_keras.engine.stream import stream
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +48,7 @@ def test_cpp_savedmodel_stream_matches_python(harness, tiny_export, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     from_cpp = _parse(result.stdout)
-    from_python = Stream(load_runner(tiny_export / "saved_model")).run(audio[: n_buffers * contract.BUFFER_SIZE])
+    from_python = stream(load_runner(tiny_export / "saved_model"), audio[: n_buffers * contract.BUFFER_SIZE]).outputs
     assert set(from_cpp) == {"pitch", "confidence", "harmonics"}
     for name, values in from_cpp.items():
         expected = from_python[name].reshape(n_buffers, -1)
@@ -73,8 +74,7 @@ def test_cpp_corrector_stream_with_controls_matches_python(tiny_corrector, tmp_p
     assert result.returncode == 0, result.stderr
     from_cpp = _parse(result.stdout)
     controls = {"target_pitch": np.array([[220.0]], np.float32), "correction_strength": np.array([[1.0]], np.float32)}
-    stream = Stream(load_runner(tiny_corrector / "saved_model"))
-    expected = np.stack([stream.process(b, **controls)["corrected_audio"] for b in audio[: n_buffers * 512].reshape(-1, 512)])
+    expected = stream(load_runner(tiny_corrector / "saved_model"), audio[: n_buffers * 512], controls).outputs["corrected_audio"]
     np.testing.assert_allclose(from_cpp["corrected_audio"], expected, rtol=1e-4, atol=1e-5)
     missing = subprocess.run(
         [str(binary), str(tiny_corrector / "saved_model"), str(tmp_path / "audio.f32")], capture_output=True, text=True

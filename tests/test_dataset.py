@@ -12,8 +12,9 @@ import tensorflow as tf
 from conftest import tiny_dataset_config
 
 from autotune_keras.data import records
+from autotune_keras.data.build import build_dataset
 from autotune_keras.data.sources import split_of
-from autotune_keras.dataset import build_dataset
+from autotune_keras.files import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ def test_synthetic_manifest_counts_checksums_and_splits(synthetic_records):
         total += len(examples)
         assert entry["seconds"] == pytest.approx(sum(len(e["audio"]) for e in examples) / 44100, abs=0.01)
         for shard in entry["shards"]:
-            assert records.sha256_file(synthetic_records / shard["path"]) == shard["sha256"]
+            assert sha256_file(synthetic_records / shard["path"]) == shard["sha256"]
         for example in examples:  # no leakage: every example's source belongs to this split only
             assert split_of(example["source"].decode(), (0.7, 0.2, 0.1)) == split
     assert total == 6

@@ -19,10 +19,12 @@ import tensorflow as tf
 from conftest import harmonic_tone
 
 from autotune_keras import contract
-from autotune_keras.evaluation import buffer_windows
-from autotune_keras.export.__main__ import export
-from autotune_keras.models import detector
-from autotune_keras.runtime import Stream, load_runner
+from autotune_keras.engine.runners import load_runner
+from autotune_keras.engine.stream import Stream
+from autotune_keras.evaluation.clips import buffer_windows
+from autotune_keras.export.pipeline import export
+from autotune_keras.models.pitch_detector import network as detector
+from autotune_keras.models.pitch_detector.streaming import StreamingDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = contract.PitchDetectorTensors
@@ -42,7 +44,7 @@ def test_training_writes_weights_logs_and_contour_images(tiny_run):
 
 def test_streaming_model_equals_sliding_windows():
     cfg = detector.DetectorConfig()
-    module = detector.StreamingDetector(detector.build_network(cfg), cfg)
+    module = StreamingDetector(detector.build_network(cfg), cfg)
     audio = harmonic_tone(220.0, 0.2)
     windows = buffer_windows(audio, cfg.context_samples)
     state = np.zeros((1, cfg.context_samples), np.float32)
@@ -131,9 +133,7 @@ def test_header_compiles_and_matches_the_model(tiny_export, tmp_path):
         kind, name, *rest = line.split()
         if kind in ("in", "out"):
             rank, batch, width = int(rest[0]), int(rest[1]), int(rest[2])
-            shape = (
-                runner.inputs[name] if kind == "in" else tuple(runner.interpreter.get_tensor(runner._output_index[name]).shape)
-            )
+            shape = runner.inputs[name] if kind == "in" else runner.output_shape(name)
             assert (rank, batch, width) == (len(shape), shape[0], shape[1]), line
     assert "in audio_state 2 1 1536 audio_state_out" in printed
     report = json.loads((tiny_export / "export_report.json").read_text())
@@ -161,7 +161,8 @@ def test_detect_cli_writes_crepe_csv_and_reports_bad_files(tiny_export, tmp_path
 
 
 def test_benchmark_reports_latency(tiny_export):
-    from autotune_keras.benchmark import benchmark, format_report
+    from autotune_keras.benchmark import format_report
+    from autotune_keras.engine.measure import benchmark
 
     figures = benchmark(tiny_export / "pitch_detector_int8.tflite", runs=200, warmup=10)
     assert 0 < figures["min_ms"] <= figures["median_ms"] <= figures["p99_ms"] <= figures["max_ms"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autotune_keras.train import load_experiment
+from autotune_keras.models.pitch_detector.training import DetectorExperiment
+from autotune_keras.training import load_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -57,4 +58,4 @@ def test_documented_training_overrides_are_config_keys():
         for flag, value in zip(tokens, tokens[1:] + [""], strict=True):
             if flag.startswith("--") and flag != "--config":
                 overrides[flag[2:]] = yaml.safe_load(value)
-        load_experiment(ROOT / "configs" / "pitch_detector.yaml", overrides)  # raises ConfigError on a bad key
+        load_experiment(DetectorExperiment, ROOT / "configs" / "pitch_detector.yaml", overrides)  # raises ConfigError on a bad key

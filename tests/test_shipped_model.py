@@ -11,9 +11,11 @@ import pytest
 from conftest import harmonic_tone
 
 from autotune_keras import contract, music
-from autotune_keras.detect import DEFAULT_MODEL
-from autotune_keras.runtime import Stream, load_runner
+from autotune_keras.engine.exports import shipped_model
+from autotune_keras.engine.runners import load_runner
+from autotune_keras.engine.stream import stream
 
+DEFAULT_MODEL = shipped_model("pitch_detector")
 FILES = ("pitch_detector_int8.tflite", "pitch_detector_float.tflite", "pitch_detector.onnx", "saved_model")
 
 
@@ -43,8 +45,7 @@ def test_shipped_files_are_small_and_match_the_header(report):
 @pytest.mark.parametrize("name", FILES)
 @pytest.mark.parametrize("f0", [110.0, 261.6, 440.0, 987.8])
 def test_shipped_model_hears_a_steady_tone(name, f0):
-    stream = Stream(load_runner(DEFAULT_MODEL / name))
-    out = stream.run(harmonic_tone(f0, 0.6))
+    out = stream(load_runner(DEFAULT_MODEL / name), harmonic_tone(f0, 0.6)).outputs
     steady = slice(6, None)  # after the 1536-sample state has filled
     pitch = out[contract.PitchDetectorTensors.PITCH].reshape(-1)[steady]
     confidence = out[contract.PitchDetectorTensors.CONFIDENCE].reshape(-1)[steady]
@@ -55,10 +56,9 @@ def test_shipped_model_hears_a_steady_tone(name, f0):
 
 
 def test_shipped_model_calls_silence_and_noise_unvoiced():
-    stream = Stream(load_runner(DEFAULT_MODEL / "pitch_detector_int8.tflite"))
-    silence = stream.run(np.zeros(44100 // 2, np.float32))[contract.PitchDetectorTensors.CONFIDENCE]
-    stream.reset()
+    runner = load_runner(DEFAULT_MODEL / "pitch_detector_int8.tflite")
+    silence = stream(runner, np.zeros(44100 // 2, np.float32)).outputs[contract.PitchDetectorTensors.CONFIDENCE]
     noise = np.random.default_rng(0).standard_normal(44100 // 2).astype(np.float32) * 0.1
-    hiss = stream.run(noise)[contract.PitchDetectorTensors.CONFIDENCE]
+    hiss = stream(runner, noise).outputs[contract.PitchDetectorTensors.CONFIDENCE]
     assert np.all(silence < contract.CONFIDENCE_THRESHOLD)
     assert np.mean(hiss[4:] < contract.CONFIDENCE_THRESHOLD) > 0.9

@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from autotune_keras.config import DatasetConfig, SyntheticConfig  # noqa: E402
+from autotune_keras.data.build import build_dataset  # noqa: E402
 from autotune_keras.data.synth import synthesize_phrase  # noqa: E402
-from autotune_keras.dataset import build_dataset  # noqa: E402
 
 FORMATS = ((".wav", 48000, 2), (".flac", 22050, 1), (".ogg", 32000, 1))
 

@@ -19,9 +19,10 @@ import fire  # noqa: E402
 import numpy as np  # noqa: E402
 
 from autotune_keras import contract  # noqa: E402
-from autotune_keras.evaluation import add_noise, buffer_labels, evaluate_stream, load_clips  # noqa: E402
-from autotune_keras.metrics import SUMMARY_KEYS, pitch_metrics  # noqa: E402
-from autotune_keras.runtime import load_runner  # noqa: E402
+from autotune_keras.engine.runners import load_runner  # noqa: E402
+from autotune_keras.evaluation.clips import add_noise, buffer_labels, load_clips  # noqa: E402
+from autotune_keras.evaluation.detection import evaluate_stream  # noqa: E402
+from autotune_keras.evaluation.pitch_metrics import SUMMARY_KEYS, pitch_metrics  # noqa: E402
 
 COLUMNS = (*SUMMARY_KEYS, "seconds_per_audio_second")
 

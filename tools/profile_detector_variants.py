@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 
 from autotune_keras import contract  # noqa: E402
 from autotune_keras.export import tflite  # noqa: E402
-from autotune_keras.models.detector import DetectorConfig, StreamingDetector, build_network  # noqa: E402
+from autotune_keras.models.pitch_detector.network import DetectorConfig, build_network  # noqa: E402
+from autotune_keras.models.pitch_detector.streaming import StreamingDetector  # noqa: E402
 
 
 def invoke_median_us(model: bytes, runs: int = 3000, rounds: int = 3) -> float:

@@ -5,13 +5,13 @@ Audio is stored as 16-bit PCM bytes; labels as float lists on the label grid.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from autotune_keras.files import sha256_file
 
 SCHEMA_VERSION = 1
 PCM_SCALE = 32767.0
@@ -103,28 +103,6 @@ def parse(serialized):
     for name in ("audio", "target_audio", "grid_audio"):
         out[name] = tf.cast(tf.io.decode_raw(out[name], tf.int16), tf.float32) / PCM_SCALE
     return out
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: str | Path, data) -> None:
-    """JSON with sorted keys, written atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 class ShardWriter:

@@ -19,7 +19,8 @@ from autotune_keras import audio as audio_io
 from autotune_keras import contract
 from autotune_keras.config import DatasetConfig, to_dict
 from autotune_keras.data import labels
-from autotune_keras.data.records import Segment, sha256_file
+from autotune_keras.data.records import Segment
+from autotune_keras.files import sha256_file
 
 SYNTHETIC = "synthetic"
 METADATA_FILE = "metadata.csv"

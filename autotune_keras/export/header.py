@@ -29,10 +29,16 @@ def _tensor_rows(tensors: list[dict]) -> str:
 
 
 def render(
-    name: str, inputs: list[dict], outputs: list[dict], latency_samples: int, notes: list[str], int8_input: dict | None = None
+    name: str,
+    inputs: list[dict],
+    outputs: list[dict],
+    latency_samples: int,
+    notes: list[str],
+    int8_input: dict | None,
+    buffer_size: int,
 ) -> str:
-    """C++17 header text. Shapes use -1 for the batch axis when it is dynamic (ONNX, SavedModel);
-    the TFLite models are exported with batch 1."""
+    """C++17 header text for model ``name``, whose audio input takes ``buffer_size`` samples per
+    call. Shapes are those of the batch-1 TFLite models (ONNX and SavedModel take any batch)."""
     guard = f"AUTOTUNE_KERAS_{name.upper()}_H_"
     scales = "\n".join(
         f'    Scale{{"{scale}", {len(steps)}, {{{", ".join(str(s) for s in steps)}}}}},'
@@ -58,7 +64,7 @@ struct TensorInfo {{
   const char* name;        // tensor name in the .tflite signature, the ONNX graph and the SavedModel
   DType dtype;
   int rank;
-  std::array<int, 4> shape;  // -1 = batch (dynamic), unused dims 0
+  std::array<int, 4> shape;  // batch 1 as in the .tflite files (ONNX / SavedModel: any batch); unused dims 0
   float scale;               // INT8 quantization scale (0 = float tensor)
   int zero_point;
   const char* state_pair;    // for state tensors: the tensor to feed back on the next buffer
@@ -73,7 +79,7 @@ struct Scale {{
 
 constexpr const char* kModelName = "{name}";
 constexpr int kSampleRate = {contract.SAMPLE_RATE};
-constexpr int kBufferSize = {contract.BUFFER_SIZE};
+constexpr int kBufferSize = {buffer_size};
 constexpr int kChannels = {contract.CHANNELS};
 constexpr int kLatencySamples = {latency_samples};
 constexpr float kPitchMinHz = {float_literal(contract.PITCH_MIN_HZ)};

@@ -54,7 +54,15 @@ def rename_io_tensors(model: bytes) -> bytes:
     parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
     subgraph = parsed.subgraphs[0]
     for signature in parsed.signatureDefs:
+        named: dict[int, str] = {}
         for item in list(signature.inputs) + list(signature.outputs):
+            name = item.name.decode() if isinstance(item.name, bytes) else item.name
+            if item.tensorIndex in named:
+                raise ValueError(
+                    f"outputs {named[item.tensorIndex]!r} and {name!r} are one tensor in TFLite, which cannot name it twice; "
+                    "return distinct tensors"
+                )
+            named[item.tensorIndex] = name
             subgraph.tensors[item.tensorIndex].name = item.name
     return bytes(flatbuffer_utils.convert_object_to_bytearray(parsed))
 

@@ -15,20 +15,24 @@ started again resumes (BackupAndRestore). Writes to ``train.run_dir``: ``config.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-import yaml
 
 from autotune_keras import contract, losses
-from autotune_keras.config import PipelineConfig, TrainConfig, _ranged, load, to_dict
+from autotune_keras.config import PipelineConfig, TrainConfig, _ranged
 from autotune_keras.data.pipeline import make_dataset, read_manifest
-from autotune_keras.data.records import atomic_write_text
-from autotune_keras.models.corrector import CorrectorConfig, StreamingCorrector
+from autotune_keras.files import atomic_write_bytes, atomic_write_text
+from autotune_keras.models.pitch_corrector.core import CorrectorConfig
+from autotune_keras.models.pitch_corrector.streaming import StreamingCorrector
+from autotune_keras.models.pitch_detector import network as detector
+from autotune_keras.models.pitch_detector.run import DetectorRun
 from autotune_keras.tfk import keras
+from autotune_keras.training import RunFolder, keras_callbacks
 
 TAPS_FILE = "envelope_taps.npy"
 TERMS = ("waveform", "pitch", "mr_stft", "phase")
@@ -71,35 +75,14 @@ class CorrectorExperiment:
             raise ValueError("pipeline.with_targets must be true: the corrector learns from the in-tune twins")
 
 
-def load_experiment(path: str | Path, overrides: dict | None = None) -> CorrectorExperiment:
-    """Parse the experiment YAML plus dotted command-line overrides."""
-    from autotune_keras.train import ALIASES
-
-    overrides = {ALIASES.get(k, k): v for k, v in (overrides or {}).items()}
-    exp = load(CorrectorExperiment, path, overrides=overrides)
-    exp.validate()
-    return exp
-
-
-def load_detector(run: str | Path):
-    """(detector experiment, float network, QAT network or None) of a detector training run."""
-    from autotune_keras.export.__main__ import _load_networks
-
-    run = Path(run)
-    if not (run / "float.weights.h5").is_file():
-        raise FileNotFoundError(
-            f"{run}: no trained detector; train it first: python -m autotune_keras.train --config configs/pitch_detector.yaml"
-        )
-    return _load_networks(run)
-
-
 class CorrectorTrainer(keras.Model):
     """Streams batches through the corrector and returns the combined loss and its terms."""
 
-    def __init__(self, exp: CorrectorExperiment, detector_exp, float_net, qat_net, label_hop: int):
+    def __init__(self, exp: CorrectorExperiment, detector_run: DetectorRun, label_hop: int):
         super().__init__(name="corrector_trainer")
         self.exp, self.label_hop = exp, label_hop
-        self.detector_cfg = detector_exp.model
+        self.detector_cfg = detector_run.experiment.model
+        float_net, qat_net = detector_run.float_net, detector_run.qat_net
         self.taps = self.add_weight(name="envelope_taps", shape=[exp.model.envelope_taps], initializer="zeros")
         float_net.trainable = False
         self.judge = float_net  # measures the output's pitch (float, frozen)
@@ -141,7 +124,7 @@ class CorrectorTrainer(keras.Model):
                 audio[:, first : first + n], target_f0[:, label : label + 1], strength, state, read_offset, log2_ratio
             )
             outputs.append(result[names.CORRECTED_AUDIO])
-            state, read_offset, log2_ratio = (result[s + "_out"] for s in StreamingCorrector.STATE)
+            state, read_offset, log2_ratio = (result[contract.state_output(s)] for s in StreamingCorrector.STATE)
         return tf.concat(outputs, axis=1)
 
     def reference(self, track: tf.Tensor) -> tf.Tensor:
@@ -151,8 +134,6 @@ class CorrectorTrainer(keras.Model):
 
     def output_pitch(self, output: tf.Tensor) -> tf.Tensor:
         """The judge's (soft-decoded) pitch [b, windows] of detector windows along ``output``."""
-        from autotune_keras.models import detector
-
         width, n = self.detector_cfg.window_samples, contract.BUFFER_SIZE
         ends = range(width, output.shape[1] + 1, n)
         windows = tf.concat([output[:, end - width : end] for end in ends], axis=0)
@@ -225,30 +206,24 @@ def _batches(exp: CorrectorExperiment, split: str) -> tf.data.Dataset:
 
 def train(exp: CorrectorExperiment) -> Path:
     """Fit the corrector's learned part (resuming a killed run); returns the run dir."""
+    from autotune_keras.models.pitch_detector.run import load_run as load_detector_run
+
     keras.utils.set_random_seed(exp.train.seed)
-    run_dir = Path(exp.train.run_dir)
-    log_dir = run_dir / "logs"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(exp), sort_keys=False))
-    detector_exp, float_net, qat_net = load_detector(exp.detector_run)
+    run = RunFolder(exp.train.run_dir).start(exp)
+    log_dir = run.path / "logs"
+    detector_run = load_detector_run(exp.detector_run)
     if not (Path(exp.pipeline.records) / "manifest.json").is_file():
         raise FileNotFoundError(
             f"{exp.pipeline.records}: no dataset; build it with python -m autotune_keras.dataset or train the detector first"
         )
     hop = int(read_manifest(exp.pipeline.records)["label_hop"])
-    trainer = CorrectorTrainer(exp, detector_exp, float_net, qat_net, hop)
+    trainer = CorrectorTrainer(exp, detector_run, hop)
     trainer.compile(optimizer=keras.optimizers.Adam(exp.train.learning_rate))
     train_ds, validation = _batches(exp, "train"), _batches(exp, "validation")
     validation = validation.take(exp.train.validation_steps).cache()
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"), monitor=exp.monitor, save_best_only=True, save_weights_only=True
-        ),
-        keras.callbacks.EarlyStopping(monitor=exp.monitor, patience=exp.train.early_stopping_patience, restore_best_weights=True),
-        keras.callbacks.TensorBoard(str(log_dir), write_graph=False),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-    ]
+    callbacks = keras_callbacks(
+        run.path, "", monitor=exp.monitor, mode="min", patience=exp.train.early_stopping_patience, log_dir=log_dir
+    )
     if exp.audio_summaries:
         examples = next(iter(validation.unbatch().batch(exp.audio_summaries)))
         callbacks.append(AudioSummaries(examples, log_dir))
@@ -264,25 +239,11 @@ def train(exp: CorrectorExperiment) -> Path:
         callbacks=callbacks,
         verbose=2,
     )
-    taps_path = run_dir / TAPS_FILE
-    with open(taps_path.with_suffix(".tmp"), "wb") as handle:
-        np.save(handle, trainer.taps.numpy())
-    taps_path.with_suffix(".tmp").replace(taps_path)
+    taps = io.BytesIO()
+    np.save(taps, trainer.taps.numpy())
+    atomic_write_bytes(run.path / TAPS_FILE, taps.getvalue())
     summary = {k: [float(v) for v in values] for k, values in history.history.items()}
-    atomic_write_text(run_dir / "history.json", json.dumps(summary, indent=1) + "\n")
-    print(f"done: {run_dir} (TensorBoard: tensorboard --logdir {log_dir})")
-    print(
-        f"export: python -m autotune_keras.export --checkpoint {run_dir} --model pitch_corrector --out saved_models/pitch_corrector"
-    )
-    return run_dir
-
-
-def envelope_taps(run: str | Path) -> np.ndarray:
-    """The learned taps of a corrector run."""
-    path = Path(run) / TAPS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; finish the run: python -m autotune_keras.train --config {run}/config.yaml")
-    taps = np.load(path)
-    if taps.ndim != 1 or not np.all(np.isfinite(taps)):
-        raise ValueError(f"{path}: expected a finite 1-D array of taps, got shape {taps.shape}")
-    return taps.astype(np.float32)
+    atomic_write_text(run.path / "history.json", json.dumps(summary, indent=1) + "\n")
+    print(f"done: {run.path} (TensorBoard: tensorboard --logdir {log_dir})")
+    print(f"export: python -m autotune_keras.export --checkpoint {run.path} --out saved_models/pitch_corrector")
+    return run.path

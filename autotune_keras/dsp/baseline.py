@@ -11,6 +11,8 @@ position), so note changes are corrected where they happen in the delayed signal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from autotune_keras import contract, music
@@ -134,17 +136,62 @@ class ResamplingAutotune:
         self.read -= shift
 
 
+DETECTED_PITCH = "detected_pitch"  # the baseline's extra input: the pitch an external detector found (Hz, 0 unvoiced)
+
+
+class BaselineRunner:
+    """The DSP autotune behind the runner interface (``inputs``, ``outputs``, ``signature``,
+    ``__call__``, ``reset``), so it streams through engine.stream like an exported corrector.
+    Its state lives in the object, not in tensors."""
+
+    def __init__(self) -> None:
+        names = contract.PitchCorrectorTensors
+        self.path = Path("dsp_baseline")
+        self.engine = ResamplingAutotune()
+        self.inputs = {
+            names.AUDIO_BUFFER: (1, contract.BUFFER_SIZE),
+            names.TARGET_PITCH: (1, 1),
+            names.CORRECTION_STRENGTH: (1, 1),
+            DETECTED_PITCH: (1, 1),
+        }
+        self.outputs = [names.CORRECTED_AUDIO]
+        self.signature = contract.Signature(
+            model="dsp_baseline",
+            audio_input=names.AUDIO_BUFFER,
+            buffer_size=contract.BUFFER_SIZE,
+            inputs=tuple(self.inputs),
+            outputs=tuple(self.outputs),
+        )
+        self.latency_samples = START_DELAY
+
+    def reset(self) -> None:
+        """A fresh stream."""
+        self.engine.reset()
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = contract.PitchCorrectorTensors
+        out = self.engine.process(
+            feeds[names.AUDIO_BUFFER][0],
+            float(feeds[DETECTED_PITCH][0, 0]),
+            float(feeds[names.TARGET_PITCH][0, 0]),
+            float(feeds[names.CORRECTION_STRENGTH][0, 0]),
+        )
+        return {names.CORRECTED_AUDIO: out[None, :]}
+
+
 def correct_audio(audio: np.ndarray, detected_hz: np.ndarray, target_hz: np.ndarray, strength: float | np.ndarray) -> np.ndarray:
     """Whole-signal convenience: one (detected, target) pair per 512-sample buffer."""
-    engine = ResamplingAutotune()
-    n = int(np.ceil(len(audio) / contract.BUFFER_SIZE))
-    padded = np.zeros(n * contract.BUFFER_SIZE, np.float32)
-    padded[: len(audio)] = audio
-    strengths = np.broadcast_to(np.asarray(strength, np.float64), (n,))
-    out = [
-        engine.process(
-            padded[i * contract.BUFFER_SIZE : (i + 1) * contract.BUFFER_SIZE], detected_hz[i], target_hz[i], strengths[i]
-        )
-        for i in range(n)
-    ]
-    return np.concatenate(out)[: len(audio)]
+    from autotune_keras.engine.stream import stream
+
+    names = contract.PitchCorrectorTensors
+    strengths = np.broadcast_to(np.asarray(strength, np.float64), (int(np.ceil(len(audio) / contract.BUFFER_SIZE)),))
+
+    def controls(i: int, _buffer: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            DETECTED_PITCH: np.array([[detected_hz[i]]], np.float32),
+            names.TARGET_PITCH: np.array([[target_hz[i]]], np.float32),
+            names.CORRECTION_STRENGTH: np.array([[strengths[i]]], np.float32),
+        }
+
+    result = stream(BaselineRunner(), audio, controls)
+    return result.outputs[names.CORRECTED_AUDIO].reshape(-1)[: len(audio)]

@@ -1,4 +1,4 @@
-"""EnhancedPitchDetector: a streaming CREPE-style pitch classifier sized for one CPU core.
+"""EnhancedPitchDetector's network: a CREPE-style pitch classifier sized for one CPU core.
 
 Why this design (see docs/DETECTOR.md for the longer note):
 
@@ -167,37 +167,3 @@ def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     true_cents = 1200.0 * tf.math.log(safe / 10.0)[:, None] / math.log(2.0)
     target = tf.exp(-tf.square(cents[None, :] - true_cents) / (2.0 * cfg.target_sigma_cents**2))
     return target * tf.cast(f0_hz > 0, tf.float32)[:, None]
-
-
-class StreamingDetector(tf.Module):
-    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context]) ->
-    pitch, confidence, harmonics, audio_state_out."""
-
-    STATE_IN = "audio_state"
-    STATE_OUT = "audio_state_out"
-
-    def __init__(self, network: keras.Model, cfg: DetectorConfig):
-        super().__init__(name="pitch_detector")
-        self.network = network
-        self.cfg = cfg
-
-    def __call__(self, audio_buffer: tf.Tensor, audio_state: tf.Tensor) -> dict[str, tf.Tensor]:
-        names = contract.PitchDetectorTensors
-        window = tf.concat([audio_state, audio_buffer], axis=1)
-        outputs = self.network(network_inputs(window, self.cfg), training=False)
-        return {
-            names.PITCH: decode_pitch(outputs["pitch_logits"], self.cfg),
-            names.CONFIDENCE: tf.sigmoid(outputs["voicing_logit"]),
-            names.HARMONICS: outputs["harmonics"],
-            self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
-        }
-
-    def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
-        return [
-            tf.TensorSpec([batch, contract.BUFFER_SIZE], tf.float32, name=contract.PitchDetectorTensors.AUDIO_BUFFER),
-            tf.TensorSpec([batch, self.cfg.context_samples], tf.float32, name=self.STATE_IN),
-        ]
-
-    def concrete_function(self, batch: int | None = None):
-        """A traced function with the contract's input names (for SavedModel / TFLite / ONNX)."""
-        return tf.function(self.__call__, input_signature=self.input_signature(batch)).get_concrete_function()

@@ -1,0 +1,203 @@
+"""Build TFRecord shards from the synthetic generator or a folder of audio (the library behind
+``python -m autotune_keras.dataset``).
+
+Sources are processed in chunks (in parallel across processes); each chunk writes its shards
+atomically and then a small record under ``OUT/.chunks``. Re-running skips finished chunks, so a
+killed build resumes and ends with the same ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from autotune_keras import contract
+from autotune_keras.config import DatasetConfig, to_dict
+from autotune_keras.data import records, sources
+from autotune_keras.data.records import SCHEMA_VERSION, ShardWriter
+from autotune_keras.files import atomic_write_json
+
+SPLITS = ("train", "validation", "test")
+CHUNK_DIR = ".chunks"
+MANIFEST = "manifest.json"
+
+
+def _fingerprint(cfg: DatasetConfig, source: str) -> str:
+    settings = to_dict(cfg)
+    settings.pop("workers")  # how many processes build it does not change the data
+    if source != sources.SYNTHETIC:
+        settings.pop("synthetic")
+    text = json.dumps({"config": settings, "schema": SCHEMA_VERSION, "sample_rate": contract.SAMPLE_RATE}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _chunk_record_path(out: Path, chunk: int) -> Path:
+    return out / CHUNK_DIR / f"chunk-{chunk:05d}.json"
+
+
+def _chunk_is_done(out: Path, chunk: int, refs: list[sources.SourceRef], fingerprint: str) -> bool:
+    path = _chunk_record_path(out, chunk)
+    if not path.is_file():
+        return False
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    if record.get("fingerprint") != fingerprint:
+        return False
+    if [(s["name"], s["sha256"]) for s in record["sources"]] != [(r.name, r.sha256) for r in refs]:
+        return False
+    return all(
+        (out / shard["path"]).is_file() and (out / shard["path"]).stat().st_size == shard["bytes"] for shard in record["shards"]
+    )
+
+
+def _build_chunk(job: tuple) -> dict:
+    """Worker: turn one chunk of sources into shards; returns the chunk record."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    out, chunk, refs, cfg, fingerprint, metadata = job
+    out = Path(out)
+    writers = {
+        split: ShardWriter(out, f"{split}-c{chunk:05d}", int(cfg.shard_max_mb * 1e6), contract.SAMPLE_RATE) for split in SPLITS
+    }
+    source_rows, skipped = [], []
+    for ref in refs:
+        split = sources.split_of(ref.name, cfg.split_fractions)
+        try:
+            segments, label_source = sources.load_segments(ref, cfg, metadata)
+        except sources.SkipSource as reason:
+            skipped.append({"name": ref.name, "reason": str(reason)})
+            source_rows.append({"name": ref.name, "sha256": ref.sha256, "split": None})
+            continue
+        except Exception as error:  # noqa: BLE001 - one broken file never aborts a build
+            skipped.append({"name": ref.name, "reason": f"{type(error).__name__}: {error}"})
+            source_rows.append({"name": ref.name, "sha256": ref.sha256, "split": None})
+            continue
+        seconds = 0.0
+        for segment in segments:
+            writers[split].write(records.serialize(segment), len(segment.audio))
+            seconds += len(segment.audio) / contract.SAMPLE_RATE
+        source_rows.append(
+            {"name": ref.name, "sha256": ref.sha256, "split": split, "segments": len(segments),
+             "seconds": round(seconds, 3), "labels": label_source}
+        )  # fmt: skip
+    shards = []
+    for split in SPLITS:
+        for shard in writers[split].close():
+            shards.append(shard | {"split": split})
+    record = {"chunk": chunk, "fingerprint": fingerprint, "sources": source_rows, "skipped": skipped, "shards": shards}
+    atomic_write_json(_chunk_record_path(out, chunk), record)
+    return record
+
+
+def _manifest(out: Path, source: str, cfg: DatasetConfig, fingerprint: str, chunk_records: list[dict]) -> dict:
+    splits = {split: {"examples": 0, "seconds": 0.0, "shards": []} for split in SPLITS}
+    all_sources, skipped = [], []
+    for record in sorted(chunk_records, key=lambda r: r["chunk"]):
+        for shard in record["shards"]:
+            entry = splits[shard["split"]]
+            entry["examples"] += shard["examples"]
+            entry["seconds"] = round(entry["seconds"] + shard["seconds"], 3)
+            entry["shards"].append({k: v for k, v in shard.items() if k != "split"})
+        all_sources.extend(s for s in record["sources"] if s["split"] is not None)
+        skipped.extend(record["skipped"])
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "sample_rate": contract.SAMPLE_RATE,
+        "label_hop": cfg.label_hop,
+        "audio_encoding": "pcm16",
+        "fingerprint": fingerprint,
+        "config": to_dict(cfg),
+        "splits": splits,
+        "sources": all_sources,
+        "skipped": skipped,
+    }
+
+
+def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: bool = False, progress: bool = True) -> dict:
+    """Build (or resume) shards of ``source`` under ``out``; returns the manifest."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    is_synthetic = source == sources.SYNTHETIC
+    source_label = source if is_synthetic else str(Path(source))
+    fingerprint = _fingerprint(cfg, source_label if not is_synthetic else sources.SYNTHETIC)
+    manifest_path = out / MANIFEST
+    if out.exists() and overwrite:
+        shutil.rmtree(out)
+    if manifest_path.is_file():
+        existing = json.loads(manifest_path.read_text())
+        if existing.get("fingerprint") != fingerprint:
+            raise FileExistsError(f"{out}: holds a dataset built with other settings; pass --overwrite to rebuild it")
+    (out / CHUNK_DIR).mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp-*"):  # left by a killed build
+        stale.unlink()
+    for stale in (out / CHUNK_DIR).glob(".*.tmp-*"):
+        stale.unlink()
+
+    refs = sources.synthetic_sources(cfg) if is_synthetic else sources.folder_sources(source)
+    if not refs:
+        raise FileNotFoundError(f"{source}: no audio files ({', '.join(sources.audio_io.AUDIO_EXTENSIONS)})")
+    metadata = {} if is_synthetic else sources.read_metadata(source)
+    size = cfg.sources_per_chunk
+    chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
+    done, pending = [], []
+    for number, chunk_refs in enumerate(chunks):
+        if _chunk_is_done(out, number, chunk_refs, fingerprint):
+            done.append(json.loads(_chunk_record_path(out, number).read_text()))
+        else:
+            pending.append((str(out), number, chunk_refs, cfg, fingerprint, metadata))
+    # shards of chunks that are no longer part of this build (e.g. fewer phrases now)
+    known = {f"{split}-c{n:05d}" for n in range(len(chunks)) for split in SPLITS}
+    for shard in out.glob("*.tfrecord"):
+        if shard.name.rsplit("-", 1)[0] not in known:
+            shard.unlink()
+    for record_file in (out / CHUNK_DIR).glob("chunk-*.json"):
+        if int(record_file.stem.split("-")[1]) >= len(chunks):
+            record_file.unlink()
+
+    workers = cfg.workers or os.cpu_count() or 1
+    workers = max(1, min(workers, len(pending)))
+    started = time.perf_counter()
+    built_seconds = 0.0
+    bar = tqdm(
+        total=len(refs), initial=sum(len(r["sources"]) for r in done), unit="src", desc=f"building {out}", disable=not progress
+    )
+    new_records = []
+    if pending and workers == 1:
+        results = map(_build_chunk, pending)
+    elif pending:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        results = executor.map(_build_chunk, pending)
+    else:
+        results = iter(())
+    for record in results:
+        new_records.append(record)
+        built_seconds += sum(s.get("seconds", 0.0) for s in record["sources"])
+        for skip in record["skipped"]:
+            bar.write(f"skipped {skip['name']}: {skip['reason']}")
+        bar.update(len(record["sources"]))
+    bar.close()
+    if pending and workers > 1:
+        executor.shutdown()
+    elapsed = time.perf_counter() - started
+
+    manifest = _manifest(out, source_label, cfg, fingerprint, done + new_records)
+    atomic_write_json(manifest_path, manifest)
+    if progress:
+        for split in SPLITS:
+            entry = manifest["splits"][split]
+            print(
+                f"{split:>10}: {entry['examples']:6d} examples, {entry['seconds'] / 60:7.2f} min, {len(entry['shards'])} shards"
+            )
+        print(f"   skipped: {len(manifest['skipped'])} source(s)")
+        if built_seconds:
+            print(f"     speed: {built_seconds / elapsed:.1f} s of audio per wall second ({workers} workers, {elapsed:.1f} s)")
+    return manifest

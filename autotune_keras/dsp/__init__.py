@@ -1,0 +1,1 @@
+"""Classical DSP: the autotune the neural corrector is measured against."""

@@ -1,0 +1,44 @@
+"""The engine-facing pitch detector: the network behind the contract's streaming signature, with
+the last ``context`` samples carried as an explicit state tensor."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from autotune_keras import contract
+from autotune_keras.models.pitch_detector.network import DetectorConfig, decode_pitch, network_inputs
+from autotune_keras.tfk import keras
+
+
+class StreamingDetector(tf.Module):
+    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context]) ->
+    pitch, confidence, harmonics, audio_state_out."""
+
+    STATE_IN = contract.PitchDetectorTensors.AUDIO_STATE
+    STATE_OUT = contract.state_output(STATE_IN)
+
+    def __init__(self, network: keras.Model, cfg: DetectorConfig):
+        super().__init__(name="pitch_detector")
+        self.network = network
+        self.cfg = cfg
+
+    def __call__(self, audio_buffer: tf.Tensor, audio_state: tf.Tensor) -> dict[str, tf.Tensor]:
+        names = contract.PitchDetectorTensors
+        window = tf.concat([audio_state, audio_buffer], axis=1)
+        outputs = self.network(network_inputs(window, self.cfg), training=False)
+        return {
+            names.PITCH: decode_pitch(outputs["pitch_logits"], self.cfg),
+            names.CONFIDENCE: tf.sigmoid(outputs["voicing_logit"]),
+            names.HARMONICS: outputs["harmonics"],
+            self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
+        }
+
+    def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
+        return [
+            tf.TensorSpec([batch, contract.BUFFER_SIZE], tf.float32, name=contract.PitchDetectorTensors.AUDIO_BUFFER),
+            tf.TensorSpec([batch, self.cfg.context_samples], tf.float32, name=self.STATE_IN),
+        ]
+
+    def concrete_function(self, batch: int | None = None):
+        """A traced function with the contract's input names (for SavedModel / TFLite / ONNX)."""
+        return tf.function(self.__call__, input_signature=self.input_signature(batch)).get_concrete_function()
