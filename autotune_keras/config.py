@@ -17,8 +17,15 @@ from typing import Any, TypeVar
 import yaml
 
 from autotune_keras import contract
+from autotune_keras.data import gm
 
 T = TypeVar("T")
+# festival voices built from recorded speech (diphones, unit selection): US and Italian male and
+# female, Finnish, Czech adult and child, Russian
+VOICES = (
+    "kal_diphone", "ked_diphone", "pc_diphone", "lp_diphone", "suo_fi_lj_diphone", "hy_fi_mv_diphone",
+    "czech_dita", "czech_krb", "czech_machac", "msu_ru_nsh_clunits",
+)  # fmt: skip
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -49,6 +56,38 @@ class SyntheticConfig:
 
 
 @dataclass
+class SoundfontConfig:
+    """Real sampled instruments: the synthetic generator's phrases played by General MIDI
+    soundfont banks through FluidSynth, labelled exactly (data/soundfont.py)."""
+
+    num_phrases: int = _ranged(240, 1)
+    seed: int = 2468
+    phrase_seconds: float = _ranged(3.0, 0.5, 30.0)
+    max_detune_cents: float = _ranged(50.0, 0.0, 100.0)
+    timing_jitter_seconds: float = _ranged(0.04, 0.0, 0.25)
+    tempo_range_bpm: tuple[float, float] = (80.0, 160.0)
+    midi_range: tuple[float, float] = (40.0, 95.0)
+    banks: tuple[str, ...] = gm.DEFAULT_TRAINING_BANKS  # .sf2 files; FluidR3-derived ones go to test only
+    programs: tuple[int, ...] = ()  # GM programs to play (empty: every one in data/gm.py)
+    held_out_programs: tuple[int, ...] = gm.HELD_OUT_PROGRAMS  # rendered into the test split only
+
+
+@dataclass
+class VoiceConfig:
+    """A real human voice: festival's recorded speech units resynthesized by the WORLD vocoder on
+    sung melodies, the imposed f0 being the label (data/voice.py)."""
+
+    num_phrases: int = _ranged(120, 1)
+    seed: int = 1357
+    phrase_seconds: float = _ranged(3.0, 0.5, 30.0)
+    max_detune_cents: float = _ranged(50.0, 0.0, 100.0)
+    timing_jitter_seconds: float = _ranged(0.03, 0.0, 0.25)
+    tempo_range_bpm: tuple[float, float] = (70.0, 140.0)
+    voices: tuple[str, ...] = VOICES  # festival voices (festival's voice.list)
+    held_out_voices: tuple[str, ...] = ("lp_diphone", "ked_diphone")  # rendered into the test split only
+
+
+@dataclass
 class DatasetConfig:
     """How audio becomes TFRecord shards."""
 
@@ -61,6 +100,8 @@ class DatasetConfig:
     shard_max_mb: float = _ranged(64.0, 1.0)
     workers: int = _ranged(0, 0)  # 0 = one per core
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    soundfont: SoundfontConfig = field(default_factory=SoundfontConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
 
     def validate(self) -> None:
         """Cross-field checks."""
@@ -188,6 +229,12 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _convert(value, inner[0], key)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: any length
+        if isinstance(value, (str, int, float)):
+            value = [value]  # one item given alone (a flag with one value)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")

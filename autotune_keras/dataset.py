@@ -1,6 +1,8 @@
 """Build TFRecord shards from the synthetic generator or a folder of audio.
 
     python -m autotune_keras.dataset --source synthetic --out tf_records/demo
+    python -m autotune_keras.dataset --source soundfont --out tf_records/soundfont   # real sampled instruments
+    python -m autotune_keras.dataset --source voice --out tf_records/voice           # real voices, sung
     python -m autotune_keras.dataset --source PATH/TO/FOLDER --out tf_records/mine
 
 A killed build run again resumes and ends with the same ``manifest.json`` (autotune_keras/data/build.py).
@@ -26,7 +28,9 @@ def main(
     --synthetic.num_phrases=50 --workers=2 --segment_seconds=4
 
     Args:
-      source: 'synthetic' (the embedded generator) or a folder of wav/flac/ogg/mp3 files.
+      source: 'synthetic' (the embedded generator), 'soundfont' (GM soundfont banks through
+        FluidSynth: --soundfont.banks, --soundfont.programs), 'voice' (festival voices sung by
+        the WORLD vocoder: --voice.voices), or a folder of wav/flac/ogg/mp3 files.
       out: output folder for shards and manifest.json.
       config: YAML file parsed into DatasetConfig (configs/dataset.yaml).
       overwrite: delete an existing dataset built with other settings.

@@ -35,7 +35,7 @@ def model_kind(model: Path) -> str:
 
 def evaluate(
     model: str | Path,
-    data: str | Path | None = None,
+    data: str | Path | list | tuple | None = None,
     split: str = "test",
     audio: str | Path | None = None,
     compare: str | Path | None = None,
@@ -62,7 +62,7 @@ def evaluate(
         models=paths,
         labels=labels,
         out=out,
-        data=Path(data) if data else None,
+        data=[Path(d) for d in ([] if data is None else [data] if isinstance(data, (str, Path)) else data)],
         split=split,
         audio=Path(audio) if audio else None,
         snr_db=snr_db,
@@ -86,7 +86,8 @@ def main(
 
     Args:
       model: export folder or model file (.tflite / .onnx / saved_model) inside one.
-      data: TFRecord dataset folder (default tf_records/pitch_detector).
+      data: TFRecord dataset folder, or several as a list (default tf_records/pitch_detector); a
+        detector's report adds per-family and held-out tables when the data has real timbres.
       split: dataset split to use.
       audio: a folder of audio files instead of --data (labels from NAME.f0.csv, else pYIN).
       compare: a second model evaluated on the same clips, side by side; for a corrector also

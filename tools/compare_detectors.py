@@ -21,32 +21,28 @@ import numpy as np  # noqa: E402
 from autotune_keras import contract  # noqa: E402
 from autotune_keras.engine.runners import load_runner  # noqa: E402
 from autotune_keras.evaluation.clips import add_noise, buffer_labels, load_clips  # noqa: E402
-from autotune_keras.evaluation.detection import evaluate_stream  # noqa: E402
-from autotune_keras.evaluation.pitch_metrics import SUMMARY_KEYS, pitch_metrics  # noqa: E402
+from autotune_keras.evaluation.detection import GROUP_KEYS, StreamedClip, score_groups, score_streamed, stream_detector  # noqa: E402
+from autotune_keras.evaluation.pitch_metrics import SUMMARY_KEYS  # noqa: E402
 
 COLUMNS = (*SUMMARY_KEYS, "seconds_per_audio_second")
 
 
-def _score_offline(estimate, clips, snr_db, latency_samples=contract.BUFFER_SIZE // 2) -> dict:
-    """Score a whole-file estimator ``estimate(audio) -> (times, hz, confidence)`` at our buffer instants."""
-    refs, voiced, pitches, confidences = [], [], [], []
-    compute = seconds = 0.0
+def offline_clips(estimate, clips, snr_db, latency_samples=contract.BUFFER_SIZE // 2) -> list[StreamedClip]:
+    """A whole-file estimator ``estimate(audio) -> (times, hz, confidence)`` read at our buffer
+    instants, as streamed clips (its compute spread over the buffers)."""
+    out = []
     for i, clip in enumerate(clips):
         audio = add_noise(clip.audio, snr_db, seed=i) if snr_db is not None else clip.audio
         started = time.perf_counter()
         times, hz, confidence = estimate(audio)
-        compute += time.perf_counter() - started
-        seconds += len(audio) / contract.SAMPLE_RATE
+        compute_ms = (time.perf_counter() - started) * 1e3
         n = int(np.ceil(len(audio) / contract.BUFFER_SIZE))
         instants, ref, v = buffer_labels(clip, n, latency_samples)
         index = np.clip(np.searchsorted(times, instants), 0, len(times) - 1)
-        refs.append(ref)
-        voiced.append(v)
-        pitches.append(np.where(hz[index] > 0, hz[index], 100.0))
-        confidences.append(confidence[index])
-    scores = pitch_metrics(np.concatenate(refs), np.concatenate(voiced), np.concatenate(pitches), np.concatenate(confidences))
-    scores["seconds_per_audio_second"] = compute / seconds
-    return scores
+        pitch = np.where(hz[index] > 0, hz[index], 100.0)
+        latency = np.full(n, compute_ms / n)
+        out.append(StreamedClip(clip.name, instants, ref, v, pitch, confidence[index], latency, clip.instrument, clip.family, clip.holdout))
+    return out
 
 
 def pyin(audio: np.ndarray):
@@ -86,33 +82,34 @@ def crepe(model: str):
 
 
 def main(
-    records: str = "tf_records/pitch_detector",
+    records: str | tuple[str, ...] = "tf_records/pitch_detector",
     split: str = "test",
     model: str = "saved_models/pitch_detector",
     snr_db: float | None = 20.0,
     limit: int | None = None,
     float_model: bool = True,
 ) -> None:
-    """Print accuracy and speed of each detector on the same clips."""
-    clips = load_clips(records, split, limit)
-    print(f"{len(clips)} clips of {records} [{split}], white noise at {snr_db} dB SNR, one thread")
-    rows = {}
+    """Print accuracy and speed of each detector on the same clips: overall, per instrument family
+    and per held-out status (when the records have real timbres)."""
+    folders = [records] if isinstance(records, str) else list(records)
+    clips = [clip for folder in folders for clip in load_clips(folder, split, limit)]
+    print(f"{len(clips)} clips of {' + '.join(folders)} [{split}], white noise at {snr_db} dB SNR, one thread")
+    runs = {}
     export_dir = Path(model)
     latency = 256
-    rows["ours INT8 TFLite (streamed)"] = evaluate_stream(
-        load_runner(export_dir / "pitch_detector_int8.tflite"), clips, latency, snr_db
-    )
+    runs["ours INT8 TFLite (streamed)"] = stream_detector(load_runner(export_dir / "pitch_detector_int8.tflite"), clips, latency, snr_db)
     if float_model:
-        rows["ours float TFLite (streamed)"] = evaluate_stream(
+        runs["ours float TFLite (streamed)"] = stream_detector(
             load_runner(export_dir / "pitch_detector_float.tflite"), clips, latency, snr_db
         )
-    rows["librosa.pyin (1024 lookahead)"] = _score_offline(pyin, clips, snr_db)
+    runs["librosa.pyin (1024 lookahead)"] = offline_clips(pyin, clips, snr_db)
     for size in ("tiny", "full"):
         try:
-            rows[f"CREPE {size} (torchcrepe)"] = _score_offline(crepe(size), clips, snr_db)
+            runs[f"CREPE {size} (torchcrepe)"] = offline_clips(crepe(size), clips, snr_db)
         except ImportError as error:
             print(f"CREPE {size}: skipped ({error}); install the benchmark extra to include it")
             break
+    rows = {name: score_streamed(streamed) for name, streamed in runs.items()}
     widths = [max(14, len(c) + 2) for c in COLUMNS]
     header = f"{'detector':32}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
     print(header)
@@ -121,6 +118,20 @@ def main(
     ours = rows["ours INT8 TFLite (streamed)"]["seconds_per_audio_second"]
     for name, scores in rows.items():
         print(f"speed: {name} takes {scores['seconds_per_audio_second'] / ours:8.1f}x our INT8 compute per second of audio")
+    for by in ("family", "holdout"):
+        groups = {name: score_groups(streamed, by) for name, streamed in runs.items()}
+        names = sorted({g for per in groups.values() for g in per})
+        if len(names) < 2:
+            continue
+        print(f"\nBy {by}: RPA 50 / RCA 50 / octave errors / voicing recall / voicing false alarm")
+        print(f"{by:22}{'clips':>6}" + "".join(f"{name[:30]:>34}" for name in runs))
+        for group in names:
+            cells = []
+            for name in runs:
+                scores = groups[name].get(group, {})
+                cells.append(" / ".join(f"{scores.get(k, float('nan')):.3f}" for k in GROUP_KEYS))
+            clips_in = next(iter(groups.values())).get(group, {}).get("clips", 0)
+            print(f"{group:22}{clips_in:6d}" + "".join(f"{c:>34}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,36 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.11) and install the pinned stack plus this package (editable).
+# Create .venv (Python 3.11) and install the pinned stack plus this package (editable), and the
+# Debian packages the real-timbre sources need: FluidSynth with the GM soundfonts (TimGM6mb and the
+# csound bank for training, FluidR3 for held-out evaluation) and festival with its voices.
 # Usage: bash tools/setup.sh [requirements file]   (default requirements-dev.txt)
+#        AUTOTUNE_KERAS_NO_APT=1 bash tools/setup.sh   (skip the Debian packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements="${1:-requirements-dev.txt}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null 2>&1 || python=python3
+
+debian_packages=(
+  fluidsynth libfluidsynth3 timgm6mb-soundfont csound-soundfont fluid-soundfont-gm
+  festival festvox-kallpc16k festvox-kdlpc16k festvox-italp16k festvox-itapc16k festvox-suopuhe-lj
+  festvox-suopuhe-mv festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-ru
+)
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ] && [ -z "${AUTOTUNE_KERAS_NO_APT:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian packages: ${missing[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "note: not root (or no apt-get): the soundfont and voice sources need ${missing[*]};"
+    echo "      install them with: sudo apt-get install ${missing[*]}"
+    echo "      (the synthetic default, training, export and the CLIs work without them)"
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi

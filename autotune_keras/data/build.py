@@ -31,8 +31,9 @@ MANIFEST = "manifest.json"
 def _fingerprint(cfg: DatasetConfig, source: str) -> str:
     settings = to_dict(cfg)
     settings.pop("workers")  # how many processes build it does not change the data
-    if source != sources.SYNTHETIC:
-        settings.pop("synthetic")
+    for kind in sources.GENERATED:  # only the settings of the source being built
+        if kind != source:
+            settings.pop(kind)
     text = json.dumps({"config": settings, "schema": SCHEMA_VERSION, "sample_rate": contract.SAMPLE_RATE}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -68,7 +69,7 @@ def _build_chunk(job: tuple) -> dict:
     }
     source_rows, skipped = [], []
     for ref in refs:
-        split = sources.split_of(ref.name, cfg.split_fractions)
+        split = sources.split_of(ref.name, cfg.split_fractions, ref.holdout)
         try:
             segments, label_source = sources.load_segments(ref, cfg, metadata)
         except sources.SkipSource as reason:
@@ -85,7 +86,8 @@ def _build_chunk(job: tuple) -> dict:
             seconds += len(segment.audio) / contract.SAMPLE_RATE
         source_rows.append(
             {"name": ref.name, "sha256": ref.sha256, "split": split, "segments": len(segments),
-             "seconds": round(seconds, 3), "labels": label_source}
+             "seconds": round(seconds, 3), "labels": label_source, "holdout": ref.holdout,
+             "instrument": segments[0].metadata.get("instrument", "unknown") if segments else "unknown"}
         )  # fmt: skip
     shards = []
     for split in SPLITS:
@@ -121,14 +123,42 @@ def _manifest(out: Path, source: str, cfg: DatasetConfig, fingerprint: str, chun
     }
 
 
+def _measure_tunings(pending: list[tuple], workers: int, progress: bool) -> None:
+    """Measure every (bank, program) tuning the pending chunks need, in parallel, before the
+    chunks render (each is cached: a later build or a resumed one reads it)."""
+    from tqdm import tqdm
+
+    from autotune_keras.data import soundfont
+
+    needed = sorted({(ref.bank, ref.program) for job in pending for ref in job[2]})
+    soundfont.renderer(needed[0][0])  # FluidSynth and the soundfont load, or say why not, here
+    jobs = [(bank, program) for bank, program in needed]
+    bar = tqdm(total=len(jobs), unit="program", desc="measuring soundfont tuning", disable=not progress)
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_prepare_program, jobs):
+                bar.update()
+    else:
+        for job in jobs:
+            _prepare_program(job)
+            bar.update()
+    bar.close()
+
+
+def _prepare_program(job: tuple[str, int]) -> int:
+    from autotune_keras.data import soundfont
+
+    return soundfont.prepare(*job)
+
+
 def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: bool = False, progress: bool = True) -> dict:
     """Build (or resume) shards of ``source`` under ``out``; returns the manifest."""
     from tqdm import tqdm
 
     out = Path(out)
-    is_synthetic = source == sources.SYNTHETIC
-    source_label = source if is_synthetic else str(Path(source))
-    fingerprint = _fingerprint(cfg, source_label if not is_synthetic else sources.SYNTHETIC)
+    generated = source in sources.GENERATED
+    source_label = source if generated else str(Path(source))
+    fingerprint = _fingerprint(cfg, source_label)
     manifest_path = out / MANIFEST
     if out.exists() and overwrite:
         shutil.rmtree(out)
@@ -142,10 +172,10 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
     for stale in (out / CHUNK_DIR).glob(".*.tmp-*"):
         stale.unlink()
 
-    refs = sources.synthetic_sources(cfg) if is_synthetic else sources.folder_sources(source)
+    refs = sources.generated_sources(source, cfg) if generated else sources.folder_sources(source)
     if not refs:
         raise FileNotFoundError(f"{source}: no audio files ({', '.join(sources.audio_io.AUDIO_EXTENSIONS)})")
-    metadata = {} if is_synthetic else sources.read_metadata(source)
+    metadata = {} if generated else sources.read_metadata(source)
     size = cfg.sources_per_chunk
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
     done, pending = [], []
@@ -164,8 +194,10 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
             record_file.unlink()
 
     workers = cfg.workers or os.cpu_count() or 1
-    workers = max(1, min(workers, len(pending)))
     started = time.perf_counter()
+    if source == sources.SOUNDFONT and pending:
+        _measure_tunings(pending, workers, progress)
+    workers = max(1, min(workers, len(pending)))
     built_seconds = 0.0
     bar = tqdm(
         total=len(refs), initial=sum(len(r["sources"]) for r in done), unit="src", desc=f"building {out}", disable=not progress

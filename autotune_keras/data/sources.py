@@ -1,8 +1,10 @@
-"""Where examples come from: the synthetic generator or a folder of audio files.
+"""Where examples come from: the synthetic generator, soundfont banks (real sampled instruments),
+festival voices resynthesized by WORLD (a real human voice), or a folder of audio files.
 
-A *source* is one unit of split assignment and resumption: a synthetic phrase or one audio
-file. :func:`load_segments` turns a source into labelled :class:`Segment` s or raises
-:class:`SkipSource` with a one-line reason.
+A *source* is one unit of split assignment and resumption: a phrase or one audio file.
+:func:`load_segments` turns a source into labelled :class:`Segment` s or raises
+:class:`SkipSource` with a one-line reason. Sources held out from training (FluidR3-derived
+banks, held-out instruments and voices) always land in the test split.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from autotune_keras.data.records import Segment
 from autotune_keras.files import sha256_file
 
 SYNTHETIC = "synthetic"
+SOUNDFONT = "soundfont"
+VOICE = "voice"
+GENERATED = (SYNTHETIC, SOUNDFONT, VOICE)  # the sources a build renders itself
 METADATA_FILE = "metadata.csv"
 METADATA_FIELDS = ("instrument", "key", "scale", "tempo", "genre")
 
@@ -37,12 +42,20 @@ class SourceRef:
 
     name: str
     sha256: str
-    path: str = ""  # absolute path for folder sources, empty for synthetic ones
-    index: int = -1  # phrase number for synthetic sources
+    path: str = ""  # absolute path for folder sources, empty for generated ones
+    index: int = -1  # phrase number for generated sources
+    kind: str = SYNTHETIC  # synthetic / soundfont / voice / file
+    bank: str = ""  # soundfont file
+    program: int = -1  # GM program
+    voice: str = ""  # festival voice
+    holdout: str = ""  # why it is kept out of training (bank / instrument / voice): test split only
 
 
-def split_of(name: str, fractions: tuple[float, float, float]) -> str:
-    """Train / validation / test by a stable hash of the source name (no leakage)."""
+def split_of(name: str, fractions: tuple[float, float, float], holdout: str = "") -> str:
+    """Train / validation / test by a stable hash of the source name (no leakage); a held-out
+    source is always test."""
+    if holdout:
+        return "test"
     position = int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) / float(16**12)
     if position < fractions[0]:
         return "train"
@@ -61,6 +74,51 @@ def synthetic_sources(cfg: DatasetConfig) -> list[SourceRef]:
     return refs
 
 
+def soundfont_sources(cfg: DatasetConfig) -> list[SourceRef]:
+    """One source per soundfont phrase; the hash covers the settings and the bank file's content."""
+    from autotune_keras.data import soundfont, tuning
+
+    labelling = f"{tuning.TUNING_VERSION}/{tuning.MAX_OFFSET_CENTS}/{tuning.MAX_SPREAD_CENTS}"  # what can be labelled
+    settings = json.dumps(to_dict(cfg.soundfont), sort_keys=True) + labelling
+    digests = {bank: _bank_digest(bank) for bank in cfg.soundfont.banks}
+    refs = []
+    for phrase in soundfont.phrases(cfg.soundfont):
+        digest = hashlib.sha256(f"{settings}/{digests[phrase.bank]}/{phrase.index}".encode()).hexdigest()
+        refs.append(
+            SourceRef(
+                name=phrase.name, sha256=digest, index=phrase.index, kind=SOUNDFONT, bank=phrase.bank,
+                program=phrase.program, holdout=soundfont.held_out(phrase, cfg.soundfont),
+            )
+        )  # fmt: skip
+    return refs
+
+
+def _bank_digest(bank: str) -> str:
+    from autotune_keras.data.fluid import INSTALL_HINT
+
+    if not Path(bank).is_file():
+        raise FileNotFoundError(f"{bank}: no such soundfont; {INSTALL_HINT}")
+    return sha256_file(bank)
+
+
+def voice_sources(cfg: DatasetConfig) -> list[SourceRef]:
+    """One source per sung voice phrase."""
+    from autotune_keras.data import voice
+
+    settings = json.dumps(to_dict(cfg.voice), sort_keys=True)
+    refs = []
+    for phrase in voice.phrases(cfg.voice):
+        digest = hashlib.sha256(f"{settings}/{phrase.index}".encode()).hexdigest()
+        holdout = "voice" if phrase.voice in cfg.voice.held_out_voices else ""
+        refs.append(SourceRef(name=phrase.name, sha256=digest, index=phrase.index, kind=VOICE, voice=phrase.voice, holdout=holdout))
+    return refs
+
+
+def generated_sources(kind: str, cfg: DatasetConfig) -> list[SourceRef]:
+    """The sources of a generated kind (synthetic, soundfont, voice)."""
+    return {SYNTHETIC: synthetic_sources, SOUNDFONT: soundfont_sources, VOICE: voice_sources}[kind](cfg)
+
+
 def folder_sources(folder: str | Path) -> list[SourceRef]:
     """Every audio file under ``folder``, named by its path relative to the folder."""
     folder = Path(folder).resolve()
@@ -72,7 +130,7 @@ def folder_sources(folder: str | Path) -> list[SourceRef]:
             digest = sha256_file(path)
         except OSError as error:
             digest = f"unreadable:{error.strerror}"
-        refs.append(SourceRef(name=path.relative_to(folder).as_posix(), sha256=digest, path=str(path)))
+        refs.append(SourceRef(name=path.relative_to(folder).as_posix(), sha256=digest, path=str(path), kind="file"))
     return refs
 
 
@@ -118,10 +176,29 @@ def _check_audio(audio: np.ndarray, cfg: DatasetConfig, sample_rate: int) -> Non
         raise SkipSource("silent")
 
 
-def _synthetic_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int) -> tuple[list[Segment], str]:
+def _render(ref: SourceRef, cfg: DatasetConfig, sample_rate: int):
+    """The phrase a generated source names (SkipSource when it cannot be labelled)."""
+    if ref.kind == SOUNDFONT:
+        from autotune_keras.data import soundfont
+
+        try:
+            return soundfont.render_phrase(soundfont.SoundfontPhrase(ref.index, ref.bank, ref.program), cfg.soundfont, sample_rate)
+        except soundfont.UnlabellableProgram as error:
+            raise SkipSource(str(error)) from None
+    if ref.kind == VOICE:
+        from autotune_keras.data import voice
+
+        try:
+            return voice.render_phrase(voice.VoicePhrase(ref.index, ref.voice), cfg.voice, sample_rate)
+        except voice.VoiceError as error:
+            raise SkipSource(str(error)) from None
     from autotune_keras.data.synth import synthesize_phrase
 
-    phrase = synthesize_phrase(ref.index, cfg.synthetic, sample_rate)
+    return synthesize_phrase(ref.index, cfg.synthetic, sample_rate)
+
+
+def _phrase_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int) -> tuple[list[Segment], str]:
+    phrase = _render(ref, cfg, sample_rate)
     gain = audio_io.normalize_loudness(phrase.audio, cfg.loudness_lufs, sample_rate)[1]
     peak = max(float(np.max(np.abs(x))) for x in (phrase.audio, phrase.in_tune_audio, phrase.on_grid_audio))
     gain = min(gain, 0.989 / peak)  # one gain for the pair keeps it exact; never clip
@@ -147,7 +224,7 @@ def _synthetic_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int) ->
                 metadata=phrase.metadata,
             )
         )
-    return segments, "synthetic"
+    return segments, ref.kind
 
 
 def _file_segments(ref: SourceRef, cfg: DatasetConfig, sample_rate: int, metadata: dict) -> tuple[list[Segment], str]:
@@ -198,4 +275,4 @@ def load_segments(
     """Labelled segments of one source and where its labels came from; raises SkipSource."""
     if ref.path:
         return _file_segments(ref, cfg, sample_rate, metadata or {})
-    return _synthetic_segments(ref, cfg, sample_rate)
+    return _phrase_segments(ref, cfg, sample_rate)

@@ -60,7 +60,10 @@ class Phrase:
 
 
 @dataclass
-class _Notes:
+class NoteList:
+    """A performed phrase's notes: when they start (as played and on the grid), how long they
+    sound, their scale note and how the performer colours it."""
+
     onset: np.ndarray  # seconds
     grid_onset: np.ndarray
     length: np.ndarray  # sounding seconds
@@ -74,7 +77,7 @@ class _Notes:
     consonant: np.ndarray  # seconds of unvoiced noise before the onset (0 = none)
 
 
-def _melody(rng: np.random.Generator, key_pc: int, intervals: tuple[int, ...], low: float, high: float, count: int) -> np.ndarray:
+def melody(rng: np.random.Generator, key_pc: int, intervals: tuple[int, ...], low: float, high: float, count: int) -> np.ndarray:
     notes = np.array([pc + 12 * octave for octave in range(11) for pc in (key_pc + np.array(intervals))], dtype=float)
     notes = np.sort(notes[(notes >= low) & (notes <= high)])
     if len(notes) == 0:
@@ -88,7 +91,7 @@ def _melody(rng: np.random.Generator, key_pc: int, intervals: tuple[int, ...], l
     return np.array(melody)
 
 
-def _draw_notes(
+def draw_notes(
     rng: np.random.Generator,
     cfg: SyntheticConfig,
     instrument: str,
@@ -96,7 +99,10 @@ def _draw_notes(
     key_pc: int,
     intervals,
     tempo: float,
-) -> _Notes:
+) -> NoteList:
+    """A melody in the key and scale at ``tempo``, performed the way ``instrument`` (one of
+    INSTRUMENTS: its articulation, vibrato, scoops) plays: detuned by up to
+    ``cfg.max_detune_cents`` and ``cfg.timing_jitter_seconds`` off the grid."""
     beat = 60.0 / tempo
     seconds = cfg.phrase_seconds
     onsets, lengths = [], []
@@ -121,11 +127,11 @@ def _draw_notes(
     performed = np.maximum(grid + jitter, 0.0)
     is_voice = instrument == "voice"
     vibrato_on = instrument in ("voice", "bowed", "flute", "reed")
-    return _Notes(
+    return NoteList(
         onset=performed,
         grid_onset=grid,
         length=np.array(lengths),
-        midi=_melody(rng, key_pc, intervals, low, high, count),
+        midi=melody(rng, key_pc, intervals, low, high, count),
         detune=rng.uniform(-cfg.max_detune_cents, cfg.max_detune_cents, count),
         vowel=[str(v) for v in rng.choice(list(VOWEL_FORMANTS), count)],
         velocity=rng.uniform(0.5, 1.0, count),
@@ -136,14 +142,15 @@ def _draw_notes(
     )
 
 
-def _lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float, sr: int) -> np.ndarray:
+def lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float, sr: int) -> np.ndarray:
+    """Unit-variance noise low-passed at ``cutoff_hz`` (drift, jitter, shimmer)."""
     b, a = signal.butter(2, cutoff_hz / (sr / 2))
     noise = signal.lfilter(b, a, rng.standard_normal(n))
     return noise / (np.std(noise) + 1e-12)
 
 
-def _f0_contour(
-    notes: _Notes, onsets: np.ndarray, n: int, sr: int, glide: bool, drift: np.ndarray, jitter: np.ndarray
+def f0_contour(
+    notes: NoteList, onsets: np.ndarray, n: int, sr: int, glide: bool, drift: np.ndarray, jitter: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample f0 in Hz (0 where silent) and the note index sounding at each sample (-1 none)."""
     cents = np.zeros(n)
@@ -181,7 +188,7 @@ def _f0_contour(
     return f0, owner
 
 
-def _envelope(notes: _Notes, onsets: np.ndarray, owner: np.ndarray, n: int, sr: int, instrument: str) -> np.ndarray:
+def _envelope(notes: NoteList, onsets: np.ndarray, owner: np.ndarray, n: int, sr: int, instrument: str) -> np.ndarray:
     """Per-sample amplitude envelope of the pitched part."""
     env = np.zeros(n)
     attack = {"voice": 0.03, "pluck": 0.002, "bowed": 0.09, "reed": 0.03, "flute": 0.05}[instrument]
@@ -215,7 +222,7 @@ def _formant_gain(freqs: np.ndarray, formants: np.ndarray) -> np.ndarray:
 class _Timbre:
     """Harmonic amplitudes per control frame, and noise, for one instrument."""
 
-    def __init__(self, rng: np.random.Generator, instrument: str, notes: _Notes, n_harmonics: int, formant_scale: float):
+    def __init__(self, rng: np.random.Generator, instrument: str, notes: NoteList, n_harmonics: int, formant_scale: float):
         self.instrument = instrument
         self.k = np.arange(1, n_harmonics + 1, dtype=float)
         self.inharmonicity = float(rng.uniform(0.0, 3e-4)) if instrument == "pluck" else 0.0
@@ -308,7 +315,7 @@ def _render(
 
 
 def _consonants(
-    rng: np.random.Generator, notes: _Notes, onsets: np.ndarray, n: int, sr: int, fricative: np.ndarray
+    rng: np.random.Generator, notes: NoteList, onsets: np.ndarray, n: int, sr: int, fricative: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unvoiced noise bursts before some voice notes, and the mask where they sound."""
     out = np.zeros(n)
@@ -341,13 +348,13 @@ def synthesize_phrase(index: int, cfg: SyntheticConfig, sample_rate: int = contr
     scale = str(rng.choice(list(contract.SCALES)))
     tempo = float(rng.uniform(*cfg.tempo_range_bpm))
     genre = "blues" if scale == "BLUES" else str(rng.choice(GENRES))
-    notes = _draw_notes(rng, cfg, instrument, register, music.key_to_pitch_class(key), contract.SCALES[scale], tempo)
+    notes = draw_notes(rng, cfg, instrument, register, music.key_to_pitch_class(key), contract.SCALES[scale], tempo)
 
     # Noise streams shared by all three renderings (same timbre, same breath).
-    drift = 8.0 * _lowpass_noise(rng, n, 1.5, sr)
+    drift = 8.0 * lowpass_noise(rng, n, 1.5, sr)
     jitter_cents = float(rng.uniform(3.0, 12.0)) if instrument == "voice" else 1.0
-    jitter = jitter_cents * _lowpass_noise(rng, n, 40.0, sr)
-    shimmer = _lowpass_noise(rng, n, 30.0, sr)
+    jitter = jitter_cents * lowpass_noise(rng, n, 40.0, sr)
+    shimmer = lowpass_noise(rng, n, 30.0, sr)
     b, a = signal.butter(2, [1500.0 / (sr / 2), 9000.0 / (sr / 2)], btype="band")
     breath = signal.lfilter(b, a, rng.standard_normal(n))
     breath /= np.std(breath) + 1e-12
@@ -359,7 +366,7 @@ def synthesize_phrase(index: int, cfg: SyntheticConfig, sample_rate: int = contr
     glide = instrument in ("voice", "bowed")
 
     def render(onsets: np.ndarray, quantize: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        f0, owner = _f0_contour(notes, onsets, n, sr, glide, drift, jitter)
+        f0, owner = f0_contour(notes, onsets, n, sr, glide, drift, jitter)
         if quantize:
             f0 = music.quantize_hz_to_scale(f0, key, scale)
         env = _envelope(notes, onsets, owner, n, sr, instrument)

@@ -15,7 +15,7 @@ class EvaluationRequest:
     models: list[Path]
     labels: list[str]
     out: Path
-    data: Path | None = None  # a TFRecord dataset
+    data: list[Path] = field(default_factory=list)  # TFRecord datasets, scored together
     split: str = "test"
     audio: Path | None = None  # a folder of audio files instead of a dataset
     snr_db: float | None = None

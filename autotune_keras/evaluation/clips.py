@@ -21,23 +21,50 @@ class LabelledClip:
     voicing: np.ndarray
     hop: int
     instrument: str = "unknown"
+    holdout: str = ""  # why its source was kept out of training (bank / instrument / voice), or ''
+    target_audio: np.ndarray | None = None  # the exactly-in-tune twin, when the source has one
+    target_f0_hz: np.ndarray | None = None  # its f0 on the label grid
+    key: str = ""
+    scale: str = ""
+
+    @property
+    def family(self) -> str:
+        """The instrument family results are reported by (data/gm.py)."""
+        from autotune_keras.data.gm import family_of
+
+        return family_of(self.instrument)
 
 
 def load_clips(records: str | Path, split: str = "test", limit: int | None = None) -> list[LabelledClip]:
-    """Whole segments of a dataset split (unaugmented)."""
+    """Whole segments of a dataset split (unaugmented), with their instrument, held-out status,
+    key, scale and in-tune twin (when the source has one)."""
     import tensorflow as tf
 
     from autotune_keras.data import records as rec
     from autotune_keras.data.pipeline import read_manifest, shard_paths
 
-    hop = int(read_manifest(records)["label_hop"])
+    manifest = read_manifest(records)
+    hop = int(manifest["label_hop"])
+    holdout = {source["name"]: source.get("holdout", "") for source in manifest["sources"]}
     clips = []
     for raw in tf.data.TFRecordDataset(shard_paths(records, split)):
         example = rec.parse(raw)
-        name = f"{example['source'].numpy().decode()}@{float(example['start_seconds']):.1f}s"
-        instrument = example["instrument"].numpy().decode() or "unknown"
+        source = example["source"].numpy().decode()
+        target = example["target_audio"].numpy()
         clips.append(
-            LabelledClip(name, example["audio"].numpy(), example["f0_hz"].numpy(), example["voicing"].numpy(), hop, instrument)
+            LabelledClip(
+                name=f"{source}@{float(example['start_seconds']):.1f}s",
+                audio=example["audio"].numpy(),
+                f0_hz=example["f0_hz"].numpy(),
+                voicing=example["voicing"].numpy(),
+                hop=hop,
+                instrument=example["instrument"].numpy().decode() or "unknown",
+                holdout=holdout.get(source, ""),
+                target_audio=target if len(target) else None,
+                target_f0_hz=example["target_f0_hz"].numpy() if len(target) else None,
+                key=example["key"].numpy().decode(),
+                scale=example["scale"].numpy().decode(),
+            )
         )
         if limit and len(clips) >= limit:
             break

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,34 @@ from autotune_keras.evaluation.audio_metrics import (
     stoi,
 )
 from autotune_keras.evaluation.clips import add_noise
+
+
+@dataclass
+class CorrectionCase:
+    """A detuned phrase and its exactly-in-tune twin (target f0 per sample), in a key and scale."""
+
+    name: str
+    audio: np.ndarray
+    in_tune_audio: np.ndarray
+    target_f0_hz: np.ndarray
+    key: str
+    scale: str
+    family: str = "synthetic"
+    holdout: str = ""
+
+    @classmethod
+    def from_phrase(cls, name: str, phrase) -> CorrectionCase:
+        """A rendered Phrase (data/synth.py) as a case."""
+        meta = phrase.metadata
+        return cls(name, phrase.audio, phrase.in_tune_audio, phrase.target_f0_hz, meta["key"], meta["scale"])
+
+    @classmethod
+    def from_clip(cls, clip) -> CorrectionCase:
+        """A dataset clip with an in-tune twin (evaluation.clips.LabelledClip) as a case."""
+        target = np.repeat(clip.target_f0_hz, clip.hop)[: len(clip.audio)]
+        target = np.pad(target, (0, len(clip.audio) - len(target)))
+        return cls(clip.name, clip.audio, clip.target_audio, target, clip.key, clip.scale, clip.family, clip.holdout)
+
 
 SHORT_PYIN_FRAME = 2048  # 46 ms: a stricter pitch-on-target reading (fast deviations show)
 TAIL_EXCLUDED = 2048  # samples at the end of a corrected phrase left out of the click check
@@ -63,19 +92,18 @@ def pooled_pitch_scores(rows: list[dict]) -> dict:
     }
 
 
-def measurement_ceiling(phrases) -> dict:
+def measurement_ceiling(cases: list[CorrectionCase]) -> dict:
     """The pitch-on-target scores of each phrase's exactly-in-tune twin itself: what a perfect
     corrector would get from the same pYIN measurement."""
     rows = []
-    for phrase in phrases:
-        scale = (phrase.metadata["key"], phrase.metadata["scale"])
-        scores = pitch_on_target(phrase.in_tune_audio, phrase.target_f0_hz, scale=scale)
+    for phrase in cases:
+        scores = pitch_on_target(phrase.in_tune_audio, phrase.target_f0_hz, scale=(phrase.key, phrase.scale))
         short = pitch_on_target(phrase.in_tune_audio, phrase.target_f0_hz, frame=SHORT_PYIN_FRAME)
         rows.append(_pitch_row(scores, short))
     return pooled_pitch_scores(rows)
 
 
-def evaluate_correction(make: Callable, phrases, strength: float = 1.0, snr: float | None = 30.0) -> dict:
+def evaluate_correction(make: Callable, phrases: list[CorrectionCase], strength: float = 1.0, snr: float | None = 30.0) -> dict:
     """Correct each phrase (noise added at ``snr`` dB) towards its key and scale with a fresh chain
     from ``make()``, and score the output against the exactly-in-tune twin: pYIN pitch within 10
     cents of the scale note (on steady frames, and on every voiced frame), multi-resolution STFT
@@ -83,7 +111,7 @@ def evaluate_correction(make: Callable, phrases, strength: float = 1.0, snr: flo
     strength-0 transparency (SNR against the input)."""
     rows = []
     for i, phrase in enumerate(phrases):
-        key, scale = phrase.metadata["key"], phrase.metadata["scale"]
+        key, scale = phrase.key, phrase.scale
         audio = add_noise(phrase.audio, snr, seed=i) if snr is not None else phrase.audio
         started = time.perf_counter()
         output = make().run(audio, key, scale, strength)["audio"]
@@ -109,9 +137,22 @@ def evaluate_correction(make: Callable, phrases, strength: float = 1.0, snr: flo
                 "strength_0_snr_db": min(snr_db(untouched, audio), 200.0),
                 "lag_samples": lag,
                 "seconds_per_audio_second": seconds / (len(audio) / contract.SAMPLE_RATE),
+                "name": phrase.name,
+                "family": phrase.family,
+                "holdout": phrase.holdout,
             }
         )
+    by_family = {}
+    for family in sorted({r["family"] for r in rows}):
+        members = [r for r in rows if r["family"] == family]
+        by_family[family] = pooled_pitch_scores(members) | {
+            "phrases": len(members),
+            "mr_stft_to_in_tune": float(np.mean([r["mr_stft_to_in_tune"] for r in members])),
+            "mr_stft_input_to_in_tune": float(np.mean([r["mr_stft_input_to_in_tune"] for r in members])),
+            "envelope_distance": float(np.mean([r["envelope_distance"] for r in members])),
+        }
     return {
+        "by_family": by_family,
         "phrases": len(rows),
         **pooled_pitch_scores(rows),
         "median_abs_cents": float(np.median([r["median_abs_cents"] for r in rows])),
@@ -146,7 +187,9 @@ CORRECTION_ROWS = [
 ]
 
 
-def evaluate_correctors(makers: dict[str, Callable], phrases, snr: float | None, out: Path, sizes: dict[str, float]) -> dict:
+def evaluate_correctors(
+    makers: dict[str, Callable], phrases: list[CorrectionCase], snr: float | None, out: Path, sizes: dict[str, float], data_label: str
+) -> dict:
     """Score each corrector (``makers``: column label -> factory) on the same phrases; write
     evaluation.json, report.md and correction.png into ``out``. ``sizes``: label -> MB."""
     results = {label: evaluate_correction(make, phrases, 1.0, snr) for label, make in makers.items()}
@@ -154,10 +197,8 @@ def evaluate_correctors(makers: dict[str, Callable], phrases, snr: float | None,
         results[label]["model_size_mb"] = size
     ceiling = measurement_ceiling(phrases)
     first = phrases[0]
-    key, scale = first.metadata["key"], first.metadata["scale"]
-    outputs = {label: make().run(first.audio, key, scale, 1.0)["audio"] for label, make in makers.items()}
+    outputs = {label: make().run(first.audio, first.key, first.scale, 1.0)["audio"] for label, make in makers.items()}
     plots.correction(out / "correction.png", {"input": first.audio, **outputs, "in-tune target": first.in_tune_audio})
-    data_label = f"{len(phrases)} held-out synthetic phrases (voices and instruments, detuned, vibrato)"
     if snr is not None:
         data_label += f", white noise at {snr:g} dB SNR on the input"
     names = list(results)
@@ -182,9 +223,19 @@ def evaluate_correctors(makers: dict[str, Callable], phrases, snr: float | None,
             ceiling["within_10_cents"], ceiling["within_10_cents_all_frames"], ceiling["within_10_cents_46ms"]
         ),
         "",
-        "![correction.png](correction.png)",
-        "",
     ]
+    families = next(iter(results.values()))["by_family"]
+    if len(families) > 1:
+        lines += ["| family | phrases | " + " | ".join(f"`{n}` within 10 cents / STFT / envelope" for n in names) + " |",
+                  "|---|---|" + "---|" * len(names)]  # fmt: skip
+        for family in families:
+            cells = [
+                "{within_10_cents:.3f} / {mr_stft_to_in_tune:.2f} / {envelope_distance:.2f}".format(**results[n]["by_family"][family])
+                for n in names
+            ]
+            lines.append(f"| {family} | {families[family]['phrases']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["![correction.png](correction.png)", ""]
     summary = {"data": data_label, "models": results, "in_tune_twin_ceiling": ceiling}
     (out / "evaluation.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "report.md").write_text("\n".join(lines))

@@ -31,6 +31,8 @@ class StreamedClip:
     confidence: np.ndarray
     latency_ms: np.ndarray  # wall time of each buffer's call
     instrument: str = "unknown"
+    family: str = "synthetic"
+    holdout: str = ""
 
 
 def stream_detector(runner, clips: list[LabelledClip], latency: int, snr_db: float | None = None) -> list[StreamedClip]:
@@ -54,6 +56,8 @@ def stream_detector(runner, clips: list[LabelledClip], latency: int, snr_db: flo
                 result.outputs[confidence_name].reshape(-1).astype(np.float64),
                 result.latency_ms,
                 clip.instrument,
+                clip.family,
+                clip.holdout,
             )
         )
     return streamed
@@ -67,6 +71,28 @@ def score_streamed(streamed: list[StreamedClip]) -> dict:
     scores["audio_seconds"] = audio_seconds
     scores["seconds_per_audio_second"] = float(join("latency_ms").sum() / 1e3 / max(audio_seconds, 1e-9))
     return scores
+
+
+GROUP_KEYS = ("rpa_50", "rca_50", "octave_errors", "voicing_recall", "voicing_false_alarm")  # the per-family table
+HOLDOUT_LABELS = {"bank": "held-out bank", "instrument": "held-out instrument", "voice": "held-out voice", "": "seen in training"}
+
+
+def score_groups(streamed: list[StreamedClip], by: str = "family") -> dict[str, dict]:
+    """Pitch metrics per group of clips: ``by`` 'family' or 'holdout' (what kept a source out of
+    training), each with its clip count."""
+    groups: dict[str, list[StreamedClip]] = {}
+    for clip in streamed:
+        key = clip.family if by == "family" else HOLDOUT_LABELS.get(clip.holdout, clip.holdout)
+        groups.setdefault(key, []).append(clip)
+    return {name: score_streamed(items) | {"clips": len(items)} for name, items in sorted(groups.items())}
+
+
+def group_table(groups: dict[str, dict], title: str) -> list[str]:
+    """Markdown rows of a per-group table (clips, RPA, RCA, octave errors, voicing)."""
+    lines = [f"| {title} | clips | RPA 50 | RCA 50 | octave errors | voicing recall | voicing false alarm |", "|---|---|---|---|---|---|---|"]
+    for name, scores in groups.items():
+        lines.append(f"| {name} | {scores['clips']} | " + " | ".join(_fmt(scores.get(k, float("nan"))) for k in GROUP_KEYS) + " |")
+    return lines
 
 
 def evaluate_stream(runner, clips: list[LabelledClip], latency: int, snr_db: float | None = None) -> dict:
@@ -89,6 +115,8 @@ def detector_scores(streamed: list[StreamedClip]) -> dict:
         "max": float(latency.max()),
     }
     scores["buffers_under_latency_budget"] = float(np.mean(latency < contract.LATENCY_BUDGET_MS))
+    scores["by_family"] = score_groups(streamed, "family")
+    scores["by_holdout"] = score_groups(streamed, "holdout")
     scores["artifacts"] = {
         "non_finite_outputs": int(np.sum(~np.isfinite(pitch)) + np.sum(~np.isfinite(confidence))),
         "confident_out_of_range": int(
@@ -136,6 +164,11 @@ def markdown_report(results: dict, data_label: str, plot_files: list[str]) -> st
         "spectral-envelope preservation) apply to models that output audio; a pitch detector outputs none.",
         "",
     ]
+    for name in names:
+        if len(results[name]["by_family"]) > 1 or len(results[name]["by_holdout"]) > 1:
+            lines += [f"### `{name}` by instrument family and by held-out status", ""]
+            lines += group_table(results[name]["by_family"], "family") + [""]
+            lines += group_table(results[name]["by_holdout"], "source") + [""]
     lines += [f"![{plot}]({plot})" for plot in plot_files]
     return "\n".join(lines) + "\n"
 
@@ -147,12 +180,12 @@ def evaluate_detectors(request: EvaluationRequest, label_hop: int) -> dict:
         clips, label_source = audio_clips(request.audio, label_hop)
         data_label = f"{request.audio} ({len(clips)} files; labels: {label_source})"
     else:
-        if request.data is None:
+        if not request.data:
             raise ValueError("evaluate a detector on --data RECORDS or --audio FOLDER")
-        clips = load_clips(request.data, request.split, request.limit)
+        clips = [clip for folder in request.data for clip in load_clips(folder, request.split, request.limit)]
         if not clips:
-            raise FileNotFoundError(f"{request.data}: no '{request.split}' examples")
-        data_label = f"{request.data} [{request.split}], {len(clips)} clips"
+            raise FileNotFoundError(f"{', '.join(map(str, request.data))}: no '{request.split}' examples")
+        data_label = f"{' + '.join(map(str, request.data))} [{request.split}], {len(clips)} clips"
     if request.snr_db is not None:
         data_label += f", white noise at {request.snr_db:g} dB SNR"
     runs, results = {}, {}

@@ -13,6 +13,6 @@ def evaluate(request: EvaluationRequest) -> dict:
     """Score every model of ``request`` on the same clips (default: the detector's test split)."""
     if request.compare_baseline:
         raise ValueError("--compare baseline: the DSP baseline is a corrector; evaluate a pitch_corrector model")
-    if request.audio is None and request.data is None:
-        request.data = DEFAULT_RECORDS
+    if request.audio is None and not request.data:
+        request.data = [DEFAULT_RECORDS]
     return evaluate_detectors(request, DatasetConfig().label_hop)

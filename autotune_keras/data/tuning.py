@@ -1,0 +1,171 @@
+"""How far a soundfont's recorded samples sit from their nominal pitch, measured once per (bank,
+program, key, velocity layer) from a sustained render and cached, so labels hold to a few cents.
+
+The pitch of a frame is found coarsely by YIN near the nominal note, then refined to a fraction of
+a cent by time-frequency reassignment (librosa.reassigned_spectrogram) of the fundamental's peak
+(the second harmonic's, halved, where the fundamental is weak).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autotune_keras import contract, music
+from autotune_keras.files import atomic_write_text, sha256_file
+
+CACHE_ENV = "AUTOTUNE_KERAS_CACHE"
+TUNING_VERSION = 3  # bump when the measurement changes: cached tables are measured again
+VELOCITIES = (56, 80, 104, 124)  # the velocity layers phrases are played at (and measured at)
+MAX_OFFSET_CENTS = 100.0  # a sample further off than this is not labelled (e.g. an octave away)
+MAX_SPREAD_CENTS = 5.0  # nor one whose pitch wanders more (recorded vibrato, beating strings, drift):
+# 95 % of its frames must lie within this of its median, the labels' own criterion
+SUSTAIN_SECONDS = 1.6  # as long as the longest notes of a phrase: slow drift and beating show
+ANALYSIS = (0.15, 1.5)  # seconds of the sustained render that are measured (after the attack)
+N_FFT, HOP = 4096, 512
+
+
+def cache_dir() -> Path:
+    """``$AUTOTUNE_KERAS_CACHE``, else ``~/.cache/autotune_keras``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autotune_keras")
+
+
+def refined_pitch(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPLE_RATE) -> np.ndarray:
+    """Per-frame pitch (Hz, 0 where none is found) of ``audio`` within 1.5 semitones of
+    ``nominal_hz``: YIN, then the reassigned frequency of the partial it points at."""
+    import librosa
+
+    audio = np.asarray(audio, np.float32)
+    if len(audio) < N_FFT:
+        return np.zeros(0)
+    low, high = nominal_hz * 2 ** (-1.5 / 12), nominal_hz * 2 ** (1.5 / 12)
+    coarse = librosa.yin(
+        audio, fmin=max(low, 40.0), fmax=min(high * 1.5, sr / 4), sr=sr, frame_length=N_FFT, hop_length=HOP, center=False
+    )
+    freqs, _, mags = librosa.reassigned_spectrogram(audio, sr=sr, n_fft=N_FFT, hop_length=HOP, center=False)
+    frames = min(len(coarse), mags.shape[1])
+    bin_hz = sr / N_FFT
+    out = np.zeros(frames)
+    for t in range(frames):
+        guess = coarse[t]
+        if not low <= guess <= high:
+            continue
+        peaks = []
+        for k in (1, 2):
+            centre = int(round(k * guess / bin_hz))
+            lo, hi = max(centre - 3, 1), min(centre + 4, mags.shape[0])
+            best = lo + int(np.argmax(mags[lo:hi, t]))
+            peaks.append((mags[best, t], freqs[best, t] / k))
+        (m1, f1), (m2, f2) = peaks
+        value = f1 if m1 >= 0.1 * m2 else f2
+        if np.isfinite(value) and abs(1200 * np.log2(max(value, 1e-3) / guess)) < 50:
+            out[t] = value
+    return out
+
+
+def steady_frame_errors(
+    audio: np.ndarray, label_hz: np.ndarray, max_range_cents: float = 2.0, sr: int = contract.SAMPLE_RATE
+) -> np.ndarray:
+    """Cents between the measured pitch of ``audio`` and its per-sample label on steady frames:
+    frames pYIN calls voiced whose label stays within ``max_range_cents`` across the whole
+    analysis window (compared with the window's mean label). How the real-timbre labels are checked."""
+    import librosa
+
+    label_hz = np.asarray(label_hz, np.float64)
+    voiced_label = label_hz[label_hz > 0]
+    if len(voiced_label) == 0 or len(audio) < N_FFT:
+        return np.zeros(0)
+    nominal = float(np.median(voiced_label))
+    low, high = nominal * 2 ** (-3 / 12), nominal * 2 ** (3 / 12)
+    _, voiced, _ = librosa.pyin(
+        np.asarray(audio, np.float32), fmin=low, fmax=high, sr=sr, frame_length=N_FFT, hop_length=HOP, center=False
+    )
+    measured = refined_pitch(audio, nominal, sr)
+    errors = []
+    for i in range(min(len(measured), len(voiced))):
+        window = label_hz[i * HOP : i * HOP + N_FFT]
+        if not voiced[i] or measured[i] <= 0 or len(window) < N_FFT or np.any(window <= 0):
+            continue
+        cents = 1200 * np.log2(window)
+        if cents.max() - cents.min() > max_range_cents:
+            continue
+        errors.append(1200 * np.log2(measured[i] / np.mean(window)))
+    return np.array(errors)
+
+
+@dataclass
+class NoteTuning:
+    """A sample's measured offset from its nominal pitch (cents) and how much it wanders."""
+
+    offset_cents: float
+    spread_cents: float  # half the 2.5th-97.5th percentile range of the per-frame pitch
+    frames: int
+
+    @property
+    def usable(self) -> bool:
+        return self.frames >= 4 and abs(self.offset_cents) <= MAX_OFFSET_CENTS and self.spread_cents <= MAX_SPREAD_CENTS
+
+
+def measure(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPLE_RATE) -> NoteTuning:
+    """Offset and spread of a steady render of a note whose nominal pitch is ``nominal_hz``."""
+    start, stop = (int(s * sr) for s in ANALYSIS)
+    segment = np.asarray(audio[start:stop], np.float32)
+    pitch = refined_pitch(segment, nominal_hz, sr)
+    if len(pitch):  # frames quieter than 30 dB under the loudest are too close to the noise
+        energy = np.array([np.sum(segment[i * HOP : i * HOP + N_FFT] ** 2) for i in range(len(pitch))])
+        pitch = np.where(energy >= energy.max() * 1e-3, pitch, 0.0)
+    found = pitch[pitch > 0]
+    if len(found) == 0:
+        return NoteTuning(float("nan"), float("nan"), 0)
+    cents = 1200 * np.log2(found / nominal_hz)
+    low, median, high = np.percentile(cents, [2.5, 50, 97.5])
+    return NoteTuning(float(median), float((high - low) / 2), int(len(found)))
+
+
+class TuningTable:
+    """Measured tunings of one soundfont bank, one cached file per program (measured on first
+    use; the cache key is the bank file's content hash, so a changed bank is measured again)."""
+
+    def __init__(self, renderer, cache: Path | None = None):
+        self.renderer = renderer
+        digest = sha256_file(renderer.bank)[:16]
+        self.folder = (cache or cache_dir()) / "tuning" / f"{renderer.bank.stem}-{digest}"
+        self._programs: dict[int, dict[str, NoteTuning]] = {}
+
+    def program(self, program: int, low: int, high: int) -> dict[str, NoteTuning]:
+        """``"key/velocity" -> NoteTuning`` for every key of ``low..high`` at every velocity layer."""
+        if program in self._programs:
+            return self._programs[program]
+        path = self.folder / f"program-{program:03d}.json"
+        table = None
+        if path.is_file():
+            data = json.loads(path.read_text())
+            if data.get("version") == TUNING_VERSION and data.get("range") == [low, high]:
+                table = {k: NoteTuning(*v) for k, v in data["notes"].items()}
+        if table is None:
+            table = self._measure(program, low, high)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            notes = {k: [t.offset_cents, t.spread_cents, t.frames] for k, t in table.items()}
+            atomic_write_text(path, json.dumps({"version": TUNING_VERSION, "range": [low, high], "notes": notes}) + "\n")
+        self._programs[program] = table
+        return table
+
+    def _measure(self, program: int, low: int, high: int) -> dict[str, NoteTuning]:
+        from autotune_keras.data.fluid import BLOCK, RenderNote
+
+        blocks = int(np.ceil(SUSTAIN_SECONDS * self.renderer.sample_rate / BLOCK))
+        table = {}
+        for key in range(low, high + 1):
+            for velocity in VELOCITIES:
+                note = RenderNote(key, velocity, 0, blocks, np.zeros(1, np.int64))
+                audio = self.renderer.render(program, [note], blocks)
+                table[f"{key}/{velocity}"] = measure(audio, float(music.midi_to_hz(key)), self.renderer.sample_rate)
+        return table
+
+    def lookup(self, program: int, low: int, high: int, key: int, velocity: int) -> NoteTuning:
+        """The tuning of one note (velocity: one of VELOCITIES)."""
+        return self.program(program, low, high)[f"{key}/{velocity}"]
