@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 from autotune_keras import contract
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+WRITABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")  # what write_audio (libsndfile) writes
 
 
 class AudioError(ValueError):
@@ -25,6 +27,10 @@ def load_audio(path: str | Path, sample_rate: int = contract.SAMPLE_RATE) -> np.
     import soundfile as sf
 
     path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as sf_error:  # soundfile cannot read it: let librosa try (e.g. mp3 via audioread)
@@ -39,6 +45,13 @@ def load_audio(path: str | Path, sample_rate: int = contract.SAMPLE_RATE) -> np.
         raise AudioError(f"{path}: file has no samples")
     if not np.all(np.isfinite(audio)):
         raise AudioError(f"{path}: contains NaN or Inf samples")
+    peak = float(np.max(np.abs(audio)))
+    if peak > 1.0:
+        print(
+            f"warning: {path}: samples reach {peak:.2f}, beyond full scale (1.0); they are passed on unchanged, "
+            "as an engine fed this float audio would get them",
+            file=sys.stderr,
+        )
     mono = audio.mean(axis=1).astype(np.float32)
     if rate != sample_rate:
         mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq").astype(np.float32)
@@ -74,13 +87,21 @@ def normalize_loudness(
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int = contract.SAMPLE_RATE) -> None:
-    """Write mono float audio as a 32-bit float WAV (or by extension via soundfile)."""
+    """Write mono float audio as a 32-bit float WAV (or by extension via soundfile), through a
+    temp file renamed into place: an interrupted write never leaves half a file."""
+    import os
+
     import soundfile as sf
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     subtype = "FLOAT" if path.suffix.lower() == ".wav" else None
-    sf.write(str(path), np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        sf.write(str(tmp), np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def list_audio_files(folder: str | Path) -> list[Path]:

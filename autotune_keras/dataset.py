@@ -26,6 +26,8 @@ def main(
 ) -> None:
     """Build TFRecord shards. Any config key is also a flag, dotted for sections, e.g.
     --synthetic.num_phrases=50 --workers=2 --segment_seconds=4
+    --soundfont.num_phrases=1800 --soundfont.banks=/a.sf2,/b.sf2 --soundfont.programs=40,41
+    --voice.num_phrases=480 --voice.voices=kal_diphone,lp_diphone (lists: comma-separated)
 
     Args:
       source: 'synthetic' (the embedded generator), 'soundfont' (GM soundfont banks through
@@ -33,7 +35,8 @@ def main(
         the WORLD vocoder: --voice.voices), or a folder of wav/flac/ogg/mp3 files.
       out: output folder for shards and manifest.json.
       config: YAML file parsed into DatasetConfig (configs/dataset.yaml).
-      overwrite: delete an existing dataset built with other settings.
+      overwrite: replace a dataset this project built there with other settings (a folder that
+        holds anything else is never touched).
       quiet: no progress bar or summary.
     """
     cfg = load(DatasetConfig, config, overrides=overrides)

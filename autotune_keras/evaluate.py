@@ -33,6 +33,15 @@ def model_kind(model: Path) -> str:
     return report["model"]
 
 
+def data_folders(data: str | Path | list | tuple | None) -> list[Path]:
+    """``--data``: one folder, several comma-separated, or a list."""
+    if data is None:
+        return []
+    if isinstance(data, (list, tuple)):
+        return [Path(d) for d in data]
+    return [Path(d.strip()) for d in str(data).split(",") if d.strip()]
+
+
 def evaluate(
     model: str | Path,
     data: str | Path | list | tuple | None = None,
@@ -57,19 +66,30 @@ def evaluate(
     if len(labels) == 2 and labels[0] == labels[1]:
         labels[1] += " (compare)"
     out = Path(out) if out else Path("runs") / "evaluation" / Path(model).name
+    for folder in data_folders(data):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such dataset folder")
+    if audio is not None and not Path(audio).is_dir():
+        raise FileNotFoundError(f"{audio}: no such folder of audio files")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     request = EvaluationRequest(
         models=paths,
         labels=labels,
         out=out,
-        data=[Path(d) for d in ([] if data is None else [data] if isinstance(data, (str, Path)) else data)],
+        data=data_folders(data),
         split=split,
         audio=Path(audio) if audio else None,
         snr_db=snr_db,
         limit=limit,
         compare_baseline=compare_baseline,
     )
-    return definition.evaluate(request)
+    try:
+        return definition.evaluate(request)
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # nothing written: leave nothing behind
+        raise
 
 
 def main(
@@ -86,8 +106,9 @@ def main(
 
     Args:
       model: export folder or model file (.tflite / .onnx / saved_model) inside one.
-      data: TFRecord dataset folder, or several as a list (default tf_records/pitch_detector); a
-        detector's report adds per-family and held-out tables when the data has real timbres.
+      data: TFRecord dataset folder, or several comma-separated (default tf_records/pitch_detector);
+        a report adds per-family and held-out tables when the data has real timbres, and a
+        corrector is then scored on their detuned phrases against their in-tune twins.
       split: dataset split to use.
       audio: a folder of audio files instead of --data (labels from NAME.f0.csv, else pYIN).
       compare: a second model evaluated on the same clips, side by side; for a corrector also

@@ -36,7 +36,7 @@ class Stream:
     def control_feeds(self) -> dict[str, np.ndarray]:
         """Constant contract.CONTROL_DEFAULTS (else 0) for the inputs that are neither audio nor state."""
         return {
-            name: np.full((1, *shape[1:]), contract.CONTROL_DEFAULTS.get(name, 0.0), np.float32)
+            name: np.broadcast_to(np.asarray(contract.CONTROL_DEFAULTS.get(name, 0.0), np.float32), (1, *shape[1:])).copy()
             for name, shape in self.runner.inputs.items()
             if name != self.audio_input and name not in self.state_pairs
         }

@@ -22,7 +22,7 @@ def main(checkpoint: str = "runs/pitch_detector", out: str | None = None, overwr
         qat.weights.h5), or for the corrector its run (runs/pitch_corrector: learned taps, and
         the detector run it names).
       out: the export folder to create (default saved_models/<model>).
-      overwrite: replace an existing export.
+      overwrite: replace an existing export (a folder with an export_report.json; never the run).
       model: the model to export (default: the run's own); pitch_corrector also takes a detector
         run (the detector network guiding the resampling core, no learned taps).
     """

@@ -85,6 +85,11 @@ constexpr int kLatencySamples = {latency_samples};
 constexpr float kPitchMinHz = {float_literal(contract.PITCH_MIN_HZ)};
 constexpr float kPitchMaxHz = {float_literal(contract.PITCH_MAX_HZ)};
 constexpr float kConfidenceThreshold = {float_literal(contract.CONFIDENCE_THRESHOLD)};
+// Reference tuning: the scales below are placed from A4 = kDefaultA4Hz unless the engine, like the
+// CLIs' --a4, uses another (kA4MinHz..kA4MaxHz); target_pitch is in Hz, so the model follows either.
+constexpr float kDefaultA4Hz = {float_literal(contract.A4_HZ)};
+constexpr float kA4MinHz = {float_literal(contract.A4_RANGE_HZ[0])};
+constexpr float kA4MaxHz = {float_literal(contract.A4_RANGE_HZ[1])};
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
 constexpr float kInt8NetworkInputScale = {float_literal(int8["scale"])};
 constexpr int kInt8NetworkInputZeroPoint = {int8["zero_point"]};

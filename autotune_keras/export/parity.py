@@ -7,7 +7,7 @@ import numpy as np
 from autotune_keras import music
 
 
-class ParityError(AssertionError):
+class ParityError(ValueError):
     """An exported format differs from its reference beyond the stated tolerance."""
 
 

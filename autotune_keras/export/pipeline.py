@@ -19,6 +19,7 @@ from autotune_keras.engine.runners import ModuleRunner, OnnxRunner, SavedModelRu
 from autotune_keras.engine.stream import stream
 from autotune_keras.export import header, onnx, parity, savedmodel, tflite
 from autotune_keras.export.spec import ExportSpec
+from autotune_keras.files import check_output_folder, remove_stale_temps
 
 
 def module_outputs(module, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -198,7 +199,8 @@ def export(checkpoint: str | Path, out: str | Path, overwrite: bool = False, mod
     if not checkpoint.is_dir():
         raise FileNotFoundError(f"{checkpoint}: no such training run folder")
     definition = models.get(model or models.task_of(checkpoint))
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: already exists; pass --overwrite to replace it")
+    check_output_folder(out, REPORT_FILE, overwrite, inputs=(checkpoint,))
+    for leftover in remove_stale_temps(out.parent, out.name):
+        print(f"removed {leftover}, left by an export that was killed")
     spec = definition.export_spec(definition.load_run(checkpoint))
     return export_model(spec, out)

@@ -12,7 +12,7 @@ import tensorflow as tf
 # stay float: in INT8 they would cost the state its precision and the pitch its cents.
 FLOAT_OPS = (
     "CONCATENATION", "STRIDED_SLICE", "SQUARE", "MEAN", "SQRT", "MAXIMUM", "DIV", "MUL", "SUM", "ADD",
-    "SUB", "ABS", "LESS_EQUAL", "CAST", "EXP", "ARG_MAX", "GATHER",
+    "SUB", "ABS", "LESS_EQUAL", "CAST", "EXP", "ARG_MAX", "GATHER", "REDUCE_MIN", "SELECT", "SELECT_V2", "NOT_EQUAL", "MINIMUM", "LESS",
 )  # fmt: skip
 
 
