@@ -14,6 +14,8 @@ BUFFER_SIZE = 512  # samples per engine callback (11.6 ms)
 CHANNELS = 1
 DTYPE = "float32"
 
+A4_HZ = 440.0  # reference tuning: the default, and what `target_pitch` assumes unless the engine says otherwise
+A4_RANGE_HZ = (415.0, 466.0)  # baroque to high-pitched orchestras
 PITCH_MIN_HZ = 80.0
 PITCH_MAX_HZ = 2000.0
 CONFIDENCE_THRESHOLD = 0.7  # a detection is valid at confidence >= this
@@ -119,8 +121,24 @@ class TimingTensors:
     MUSICAL_CONTEXT = "musical_context"
     ADJUSTED_AUDIO = "adjusted_audio"
     TIMING_CONFIDENCE = "timing_confidence"
+    AUDIO_STATE = "audio_state"  # the delay line
+    READ_DELAY = "read_delay"  # samples the read head is behind the write head, minus the latency
+    ONSET_POSITIONS = "onset_positions"  # detected onsets not yet played (samples from the write head; < 0)
+    ONSET_SHIFTS = "onset_shifts"  # how far each must move to land on its grid line (samples)
+    ONSET_CONFIDENCES = "onset_confidences"
+    SINCE_ONSET = "since_onset"  # how far the read head has played past the last onset (samples)
     INPUTS = (AUDIO_SEQUENCE, TARGET_TEMPO, MUSICAL_CONTEXT)
     OUTPUTS = (ADJUSTED_AUDIO, TIMING_CONFIDENCE)
+    STATE = (AUDIO_STATE, READ_DELAY, ONSET_POSITIONS, ONSET_SHIFTS, ONSET_CONFIDENCES, SINCE_ONSET)
+
+
+# musical_context [b, F] of the timing model, in this order
+TIMING_CONTEXT = (
+    "grid_step_beats",  # the grid: 1 = quarter notes, 0.5 = 8ths, 0.25 = 16ths, 1/3 = 8th triplets
+    "grid_phase",  # where the sequence's first sample lies between grid lines, in grid steps (0..1)
+    "strength",  # 0 (leave the timing alone) .. 1 (every onset onto its grid line)
+)
+GRIDS = MappingProxyType({"1/4": 1.0, "1/8": 0.5, "1/16": 0.25, "1/8T": 1.0 / 3.0, "1/16T": 1.0 / 6.0})
 
 
 PITCH_DETECTOR = Signature(
@@ -142,7 +160,16 @@ PITCH_CORRECTOR = Signature(
     state=PitchCorrectorTensors.STATE,
     confidence=PitchCorrectorTensors.CONFIDENCE,
 )
-SIGNATURES = MappingProxyType({s.model: s for s in (PITCH_DETECTOR, PITCH_CORRECTOR)})
+TIMING_ADJUSTER = Signature(
+    model="timing_adjuster",
+    audio_input=TimingTensors.AUDIO_SEQUENCE,
+    buffer_size=TIMING_SEQUENCE_SIZE,
+    inputs=TimingTensors.INPUTS,
+    outputs=TimingTensors.OUTPUTS,
+    state=TimingTensors.STATE,
+    confidence=TimingTensors.TIMING_CONFIDENCE,
+)
+SIGNATURES = MappingProxyType({s.model: s for s in (PITCH_DETECTOR, PITCH_CORRECTOR, TIMING_ADJUSTER)})
 AUDIO_INPUTS = (PitchDetectorTensors.AUDIO_BUFFER, TimingTensors.AUDIO_SEQUENCE)  # inputs that take audio
 # Values for control inputs when a tool streams without a score: a steady note at full strength,
 # a mid tempo.
@@ -151,5 +178,6 @@ CONTROL_DEFAULTS = MappingProxyType(
         PitchCorrectorTensors.TARGET_PITCH: 220.0,
         PitchCorrectorTensors.CORRECTION_STRENGTH: 1.0,
         TimingTensors.TARGET_TEMPO: 120.0,
+        TimingTensors.MUSICAL_CONTEXT: (0.25, 0.0, 1.0),  # 16ths, a grid line at the start, full strength
     }
 )
