@@ -34,6 +34,20 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key."""
 
 
+BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False, "on": True, "off": False}
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's data; a syntax error names the file, line and column."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+
+
 def _ranged(default: Any, low: float | None = None, high: float | None = None, **kwargs):
     return field(default=default, metadata={"range": (low, high)}, **kwargs)
 
@@ -51,6 +65,10 @@ class SyntheticConfig:
     voice_fraction: float = _ranged(0.6, 0.0, 1.0)  # the rest are instrument timbres
     max_detune_cents: float = _ranged(50.0, 0.0, 100.0)
     timing_jitter_seconds: float = _ranged(0.04, 0.0, 0.25)
+    # the timing model's training pairs: a sigma per phrase, clipped to 0.45 of a grid step, some notes on it
+    timing_jitter_range: tuple[float, float] = (0.015, 0.030)  # a sigma drawn per phrase (s); (0, 0): timing_jitter_seconds
+    max_jitter_steps: float = _ranged(0.45, 0.0, 0.5)  # jitter clipped to this share of a grid step (0: to 2.5 sigma)
+    on_grid_fraction: float = _ranged(0.15, 0.0, 1.0)  # notes played exactly on the grid
     tempo_range_bpm: tuple[float, float] = (80.0, 160.0)
     midi_range: tuple[float, float] = (40.0, 83.0)  # E2..B5, inside the contract's 80-2000 Hz
 
@@ -65,11 +83,16 @@ class SoundfontConfig:
     phrase_seconds: float = _ranged(3.0, 0.5, 30.0)
     max_detune_cents: float = _ranged(50.0, 0.0, 100.0)
     timing_jitter_seconds: float = _ranged(0.04, 0.0, 0.25)
+    # the timing model's training pairs: a sigma per phrase, clipped to 0.45 of a grid step, some notes on it
+    timing_jitter_range: tuple[float, float] = (0.015, 0.030)  # a sigma drawn per phrase (s); (0, 0): timing_jitter_seconds
+    max_jitter_steps: float = _ranged(0.45, 0.0, 0.5)  # jitter clipped to this share of a grid step (0: to 2.5 sigma)
+    on_grid_fraction: float = _ranged(0.15, 0.0, 1.0)  # notes played exactly on the grid
     tempo_range_bpm: tuple[float, float] = (80.0, 160.0)
     midi_range: tuple[float, float] = (40.0, 95.0)
     banks: tuple[str, ...] = gm.DEFAULT_TRAINING_BANKS  # .sf2 files; FluidR3-derived ones go to test only
     programs: tuple[int, ...] = ()  # GM programs to play (empty: every one in data/gm.py)
     held_out_programs: tuple[int, ...] = gm.HELD_OUT_PROGRAMS  # rendered into the test split only
+    drum_phrases: int = _ranged(0, 0)  # drum-kit loops (no pitch) per bank, beside the melodic phrases
 
 
 @dataclass
@@ -82,6 +105,10 @@ class VoiceConfig:
     phrase_seconds: float = _ranged(3.0, 0.5, 30.0)
     max_detune_cents: float = _ranged(50.0, 0.0, 100.0)
     timing_jitter_seconds: float = _ranged(0.03, 0.0, 0.25)
+    # the timing model's training pairs: a sigma per phrase, clipped to 0.45 of a grid step, some notes on it
+    timing_jitter_range: tuple[float, float] = (0.015, 0.030)  # a sigma drawn per phrase (s); (0, 0): timing_jitter_seconds
+    max_jitter_steps: float = _ranged(0.45, 0.0, 0.5)  # jitter clipped to this share of a grid step (0: to 2.5 sigma)
+    on_grid_fraction: float = _ranged(0.15, 0.0, 1.0)  # notes played exactly on the grid
     tempo_range_bpm: tuple[float, float] = (70.0, 140.0)
     voices: tuple[str, ...] = VOICES  # festival voices (festival's voice.list)
     held_out_voices: tuple[str, ...] = ("lp_diphone", "ked_diphone")  # rendered into the test split only
@@ -174,8 +201,21 @@ class DynamicsConfig:
 
 
 @dataclass
+class ColourConfig:
+    """Microphone, room and speaker colouration: a random EQ (tilt and resonances) and, now and then,
+    a low cut that can take the fundamental away (the pitch must then be heard in the harmonics)."""
+
+    probability: float = _ranged(0.5, 0.0, 1.0)
+    max_tilt_db_per_octave: float = _ranged(3.0, 0.0, 12.0)
+    bumps: int = _ranged(3, 0, 8)
+    max_bump_db: float = _ranged(6.0, 0.0, 24.0)
+    low_cut_probability: float = _ranged(0.3, 0.0, 1.0)
+    low_cut_hz: tuple[float, float] = (60.0, 300.0)
+
+
+@dataclass
 class AugmentConfig:
-    """The six on-the-fly augmentations, each with a probability and a range."""
+    """The on-the-fly augmentations, each with a probability and a range."""
 
     enabled: bool = True
     pitch_shift: PitchShiftConfig = field(default_factory=PitchShiftConfig)
@@ -184,6 +224,7 @@ class AugmentConfig:
     reverb: ReverbConfig = field(default_factory=ReverbConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    colour: ColourConfig = field(default_factory=ColourConfig)
 
     def validate(self) -> None:
         """Cross-field checks."""
@@ -200,6 +241,8 @@ class PipelineConfig:
     """How shards become batches."""
 
     records: str = "tf_records/demo"
+    mix: tuple[str, ...] = ()  # more record folders trained on together with `records`
+    mix_weights: tuple[float, ...] = ()  # sampling weight of records then each mix folder (default: by audio length)
     window_samples: int = _ranged(4 * contract.BUFFER_SIZE, contract.BUFFER_SIZE)
     batch_size: int = _ranged(32, 1)
     shuffle_buffer: int = _ranged(256, 0)
@@ -230,20 +273,25 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _convert(value, inner[0], key)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]: any length
-        if isinstance(value, (str, int, float)):
-            value = [value]  # one item given alone (a flag with one value)
+        if isinstance(value, str):  # "a,b" or "[a,b]" from a command line (paths are no Python literals)
+            value = [item.strip() for item in value.strip().strip("[]").split(",") if item.strip()]
+        elif isinstance(value, (int, float)):
+            value = [value]  # one item given alone
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        return tuple(_convert(_number(v) if args[0] in (int, float) else v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
         return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if annotation is bool:
+        if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:  # a command line's "false"
+            return BOOLEAN_WORDS[value.strip().lower()]
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
         return value
     if annotation in (int, float):
+        value = _number(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         if annotation is int and float(value) != int(value):
@@ -253,6 +301,16 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value
+    return value
+
+
+def _number(value: Any) -> Any:
+    """A number written as text ("0.4") as a number; anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
     return value
 
 
@@ -301,10 +359,7 @@ def load(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any]
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        loaded = read_yaml(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         data = loaded.get(section, {}) if section else loaded

@@ -18,7 +18,7 @@ SOURCE = int(np.ceil(WINDOW * augment.max_read_rate(AugmentConfig()) / HOP) + 2)
 
 def only(name: str, **settings) -> AugmentConfig:
     """A config with one augmentation always on and the rest off."""
-    names = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise")
+    names = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise", "colour")
     data = {n: {"probability": 1.0 if n == name else 0.0} for n in names}
     data[name].update(settings)
     return from_dict(AugmentConfig, data)
@@ -163,3 +163,24 @@ def test_dynamics_gain_and_compression():
     assert contrast_in == pytest.approx(20.0, abs=0.5)
     assert contrast_out < 12.0
     assert music.cents_between(median_f0(squashed[:22050]), 220.0) == pytest.approx(0.0, abs=5.0)
+
+
+def test_colour_shapes_the_spectrum_as_drawn_and_low_cut_removes_the_fundamental():
+    noise = np.random.default_rng(0).standard_normal(SR).astype(np.float32)
+    eq = {"tilt": 3.0, "centres": tf.constant([2000.0]), "widths": tf.constant([0.5]), "gains": tf.constant([6.0]),
+          "low_cut_hz": tf.constant(0.0)}  # fmt: skip
+    out = augment.colour(tf.constant(noise), **eq, sample_rate=SR).numpy()
+    gain_db = 20 * np.log10(np.abs(np.fft.rfft(out)) / np.abs(np.fft.rfft(noise)))
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    at = lambda hz: float(np.median(gain_db[(freqs > hz * 0.97) & (freqs < hz * 1.03)]))  # noqa: E731
+    assert at(500) == pytest.approx(3.0 * np.log2(0.5) + 6.0 * np.exp(-0.5 * (2 / 0.5) ** 2), abs=0.2)
+    assert at(2000) == pytest.approx(3.0 + 6.0, abs=0.2)  # one octave up, on the bump
+    tone = harmonic_tone(110.0, 1.0)
+    cut = augment.colour(tf.constant(tone), **{**eq, "gains": tf.constant([0.0]), "tilt": 0.0, "low_cut_hz": tf.constant(300.0)}, sample_rate=SR)
+    spectrum = np.abs(np.fft.rfft(cut.numpy()))
+    fundamental, third = spectrum[110], spectrum[330]  # 1 Hz bins
+    assert 20 * np.log10(fundamental / np.abs(np.fft.rfft(tone))[110]) < -15  # the fundamental is mostly gone
+    assert 20 * np.log10(third / np.abs(np.fft.rfft(tone))[330]) > -4  # the harmonics stay
+    out = run(only("colour"), example_from(harmonic_tone(220.0, 1.0)[:SOURCE], 220.0))
+    np.testing.assert_allclose(out["audio"], out["target_audio"], atol=1e-6)  # the pair gets the same colouration
+    assert music.cents_between(median_f0(out["audio"]), 220.0) == pytest.approx(0.0, abs=5.0)  # pitch untouched

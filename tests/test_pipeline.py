@@ -60,3 +60,23 @@ def test_audio_only_pipeline_drops_target_tracks(synthetic_records):
     batch = first_batches(make_dataset(cfg, "train"), 1)[0]
     assert "target_audio" not in batch and "grid_audio" not in batch
     assert batch["audio"].shape == (4, WINDOW) and np.all(np.isfinite(batch["audio"]))
+
+
+def test_mixed_record_folders_are_sampled_by_weight(synthetic_records, audio_folder, tmp_path):
+    from conftest import tiny_dataset_config
+
+    from autotune_keras.data.build import build_dataset
+
+    folder_records = tmp_path / "folder"
+    build_dataset(str(audio_folder), folder_records, tiny_dataset_config(), progress=False)
+    mixed = from_dict(PipelineConfig, {"records": str(synthetic_records), "mix": [str(folder_records)], "batch_size": 8,
+                                        "mix_weights": [0.5, 0.5], "with_targets": False})  # fmt: skip
+    sources = [s.decode() for batch in make_dataset(mixed, "train").take(12) for s in batch["source"].numpy()]
+    from_folder = np.mean([not s.startswith("synthetic/") for s in sources])
+    assert 0.3 < from_folder < 0.7  # half and half, give or take the sampling
+    only_synthetic = from_dict(PipelineConfig, {"records": str(synthetic_records), "mix": [str(folder_records)],
+                                                "mix_weights": [1.0, 0.0], "batch_size": 8, "with_targets": False})  # fmt: skip
+    assert all(s.startswith(b"synthetic/") for b in make_dataset(only_synthetic, "train").take(4) for s in b["source"].numpy())
+    with pytest.raises(ValueError, match="2 weights for 3 record folders"):
+        bad = from_dict(PipelineConfig, {"records": str(synthetic_records), "mix": [str(folder_records)] * 2, "mix_weights": [1, 1]})
+        make_dataset(bad, "train")

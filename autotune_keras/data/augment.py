@@ -2,9 +2,9 @@
 
 Every function works on one example (1-D audio, frame labels on the label grid) inside a
 ``tf.data`` map. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
-to every audio track and to the labels; acoustic transforms (formant shift, reverb, dynamics)
-describe the recording, so the input and its paired targets get the same draw; noise is added to
-the input only.
+to every audio track and to the labels; acoustic transforms (formant shift, reverb, colouration,
+dynamics) describe the recording, so the input and its paired targets get the same draw; noise is
+added to the input only.
 """
 
 from __future__ import annotations
@@ -200,6 +200,23 @@ def compress(x: tf.Tensor, gain_db: tf.Tensor, ratio: tf.Tensor, threshold_db: f
     return x * tf.pow(10.0, -reduction_db / 20.0)
 
 
+def colour(x: tf.Tensor, *, tilt: tf.Tensor, centres: tf.Tensor, widths: tf.Tensor,
+           gains: tf.Tensor, low_cut_hz: tf.Tensor, sample_rate: int) -> tf.Tensor:
+    """Zero-phase EQ: ``tilt`` dB per octave around 1 kHz, Gaussian bumps (``gains`` dB at
+    ``centres`` Hz, ``widths`` octaves) and a second-order low cut at ``low_cut_hz`` (0: none)."""
+    n = tf.shape(x)[0]
+    spectrum = tf.signal.rfft(x)
+    freqs = tf.maximum(tf.linspace(0.0, sample_rate / 2.0, tf.shape(spectrum)[0]), 1.0)
+    octaves = tf.math.log(freqs / 1000.0) / math.log(2.0)
+    db = tilt * octaves
+    for k in range(centres.shape[0]):
+        db += gains[k] * tf.exp(-0.5 * tf.square((octaves - tf.math.log(centres[k] / 1000.0) / math.log(2.0)) / widths[k]))
+    magnitude = tf.pow(10.0, db / 20.0)
+    ratio = tf.square(freqs / tf.maximum(low_cut_hz, 1e-3))
+    magnitude *= tf.where(low_cut_hz > 0, ratio / tf.sqrt(1.0 + tf.square(ratio)), 1.0)
+    return tf.signal.irfft(spectrum * tf.complex(magnitude, 0.0), [n])
+
+
 def add_noise(x: tf.Tensor, snr_db: tf.Tensor, pink: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """White or pink noise scaled to ``snr_db`` against the signal's RMS."""
     n = tf.shape(x)[0]
@@ -220,7 +237,7 @@ def add_noise(x: tf.Tensor, snr_db: tf.Tensor, pink: tf.Tensor, seed: tf.Tensor)
 def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sample_rate: int, seed: tf.Tensor) -> dict:
     """Apply the configured chain to a windowed example (audio longer than ``window`` by the
     read-rate margin) and crop it to ``window`` samples / ``window // hop`` frames."""
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=16)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=24)
 
     def draw(i: int, low=0.0, high=1.0):
         return tf.random.stateless_uniform([], seed=seeds[i], minval=low, maxval=high)
@@ -270,10 +287,24 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     lifter = envelope_lifter(
         tf.reduce_max(out["f0_hz"]) + tf.cast(tf.reduce_max(out["f0_hz"]) <= 0, tf.float32) * 500.0, sample_rate
     )
+    co = cfg.colour
+    use_colour = happens(16, co.probability)
+
+    def uniform(i: int, shape: list[int], low: float, high: float) -> tf.Tensor:
+        return tf.random.stateless_uniform(shape, seed=seeds[i], minval=low, maxval=high)
+
+    eq = {
+        "tilt": draw(17, -co.max_tilt_db_per_octave, co.max_tilt_db_per_octave),
+        "centres": tf.exp(uniform(18, [co.bumps], math.log(150.0), math.log(8000.0))),
+        "widths": uniform(19, [co.bumps], 0.3, 1.5),
+        "gains": uniform(20, [co.bumps], -co.max_bump_db, co.max_bump_db),
+        "low_cut_hz": tf.where(happens(21, co.low_cut_probability), draw(22, *co.low_cut_hz), 0.0),
+    }
     for track in tracks:
         x = out[track]
         x = tf.cond(tf.not_equal(factor, 1.0), lambda x=x: formant_shift(x, factor, lifter), lambda x=x: x)
         x = tf.cond(use_reverb, lambda x=x: reverb(x, rt60, wet, sample_rate, seeds[12]), lambda x=x: x)
+        x = tf.cond(use_colour, lambda x=x: colour(x, **eq, sample_rate=sample_rate), lambda x=x: x)
         x = tf.cond(use_dynamics, lambda x=x: compress(x, gain_db, ratio, dy.threshold_db, sample_rate), lambda x=x: x)
         out[track] = x
 

@@ -24,6 +24,14 @@ from autotune_keras.data.records import SCHEMA_VERSION, ShardWriter
 from autotune_keras.files import atomic_write_json
 
 SPLITS = ("train", "validation", "test")
+# the project's own dataset folders (relative to the working directory) and their sources: only
+# these are built on demand when training finds them missing
+DEFAULT_FOLDERS = {
+    "tf_records/pitch_detector": sources.SYNTHETIC,
+    "tf_records/demo": sources.SYNTHETIC,
+    "tf_records/soundfont": sources.SOUNDFONT,
+    "tf_records/voice": sources.VOICE,
+}
 CHUNK_DIR = ".chunks"
 MANIFEST = "manifest.json"
 
@@ -151,6 +159,22 @@ def _prepare_program(job: tuple[str, int]) -> int:
     return soundfont.prepare(*job)
 
 
+def check_dataset_folder(out: Path, source: Path | None) -> None:
+    """Refuse an output folder a build must not write into: one that holds files this project
+    did not write (no manifest.json, no chunk records), or one that is, holds or lies inside the
+    source folder."""
+    if source is not None:
+        a, b = out.resolve(), source.resolve()
+        if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+            raise FileExistsError(f"{out}: is, holds or lies in the source folder {source}; write the dataset elsewhere")
+    if out.exists():
+        if not out.is_dir():
+            raise NotADirectoryError(f"{out}: is a file, not a folder")
+        ours = (out / MANIFEST).is_file() or (out / CHUNK_DIR).is_dir()
+        if any(out.iterdir()) and not ours:
+            raise FileExistsError(f"{out}: holds files this project did not write (no {MANIFEST}); choose another folder")
+
+
 def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: bool = False, progress: bool = True) -> dict:
     """Build (or resume) shards of ``source`` under ``out``; returns the manifest."""
     from tqdm import tqdm
@@ -160,22 +184,22 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
     source_label = source if generated else str(Path(source))
     fingerprint = _fingerprint(cfg, source_label)
     manifest_path = out / MANIFEST
-    if out.exists() and overwrite:
-        shutil.rmtree(out)
-    if manifest_path.is_file():
-        existing = json.loads(manifest_path.read_text())
-        if existing.get("fingerprint") != fingerprint:
+    # everything that can be wrong with the request is found before anything is written
+    refs = sources.generated_sources(source, cfg) if generated else sources.folder_sources(source)
+    if not refs:
+        raise FileNotFoundError(f"{source}: no audio files ({', '.join(sources.audio_io.AUDIO_EXTENSIONS)})")
+    metadata = {} if generated else sources.read_metadata(source)
+    check_dataset_folder(out, None if generated else Path(source))
+    if manifest_path.is_file() and json.loads(manifest_path.read_text()).get("fingerprint") != fingerprint:
+        if not overwrite:
             raise FileExistsError(f"{out}: holds a dataset built with other settings; pass --overwrite to rebuild it")
+        shutil.rmtree(out)  # ours: check_dataset_folder saw its manifest
     (out / CHUNK_DIR).mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".*.tmp-*"):  # left by a killed build
         stale.unlink()
     for stale in (out / CHUNK_DIR).glob(".*.tmp-*"):
         stale.unlink()
 
-    refs = sources.generated_sources(source, cfg) if generated else sources.folder_sources(source)
-    if not refs:
-        raise FileNotFoundError(f"{source}: no audio files ({', '.join(sources.audio_io.AUDIO_EXTENSIONS)})")
-    metadata = {} if generated else sources.read_metadata(source)
     size = cfg.sources_per_chunk
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
     done, pending = [], []
@@ -233,3 +257,16 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
         if built_seconds:
             print(f"     speed: {built_seconds / elapsed:.1f} s of audio per wall second ({workers} workers, {elapsed:.1f} s)")
     return manifest
+
+
+def ensure_dataset(folder: str | Path, cfg: DatasetConfig) -> None:
+    """Build ``folder`` when it is missing and is one of DEFAULT_FOLDERS; any other missing
+    folder is an error (a mistyped path must not quietly become a new dataset)."""
+    folder = Path(folder)
+    if (folder / MANIFEST).is_file():
+        return
+    source = next((kind for name, kind in DEFAULT_FOLDERS.items() if folder.resolve() == Path(name).resolve()), None)
+    if source is None:
+        raise FileNotFoundError(f"{folder}: no dataset there; build it first: python -m autotune_keras.dataset --out {folder} --source ...")
+    print(f"{folder} not found: building it from the {source} source first")
+    build_dataset(source, folder, cfg)

@@ -30,7 +30,7 @@ INSTALL_HINT = "install FluidSynth: apt-get install fluidsynth timgm6mb-soundfon
 PITCH_GENERATORS = (5, 6, 7)
 
 
-class SoundfontError(RuntimeError):
+class SoundfontError(ValueError):
     """FluidSynth or a soundfont cannot be used; the message says why and how to fix it."""
 
 

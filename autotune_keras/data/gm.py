@@ -96,6 +96,11 @@ PROGRAMS = {
     number: Program(number, name, family, max(low, _LOWEST), min(high, _HIGHEST), articulation)
     for number, name, family, low, high, articulation in _TABLE
 }
+# The General MIDI drum kit (bank 128, channel 10): loops with no pitch, for voicing and timing.
+DRUM_KIT = Program(128, "drum_kit", "drums", 35, 81, "pluck")
+# GM percussion keys the loops use: kick, snare, hats, toms, cymbals
+KICK, SNARE, SIDE_STICK, CLOSED_HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 36, 38, 37, 42, 44, 46, 49, 51
+TOMS = (41, 43, 45, 47, 48, 50)
 # One instrument per family that no training build renders: accuracy on them is reported apart.
 HELD_OUT_PROGRAMS = (54, 41, 60, 69, 74, 26, 36, 6, 12, 81)
 
@@ -121,7 +126,7 @@ def bank_name(path: str | Path) -> str:
 def family_of(instrument: str) -> str:
     """The family an instrument name is reported under (GM program names, festival voices
     ``voice_*``); synthetic timbres are 'synthetic'."""
-    for program in PROGRAMS.values():
+    for program in (*PROGRAMS.values(), DRUM_KIT):
         if program.name == instrument:
             return program.family
     if instrument.startswith("festival_"):

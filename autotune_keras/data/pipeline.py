@@ -85,18 +85,9 @@ def _crop(example: dict, window: int, hop: int) -> dict:
     return out
 
 
-def make_dataset(
-    cfg: PipelineConfig, split: str = "train", training: bool | None = None, records_dir: str | Path | None = None
-) -> tf.data.Dataset:
-    """Batches of dicts: audio / target_audio / grid_audio [B, W] (the last two only
-    ``with_targets``); f0_hz / voicing /
-    target_f0_hz / onsets [B, W // hop]; has_target, tempo, pitch_shift_cents, stretch_rate, snr_db,
-    instrument, key, scale, genre, source [B].
-
-    ``training`` (default: split == 'train') shuffles, repeats forever and augments.
-    """
-    records_dir = Path(records_dir or cfg.records)
-    training = split == "train" if training is None else training
+def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path, stream_id: int) -> tuple[tf.data.Dataset, int]:
+    """Prepared (windowed, augmented when training) examples of one dataset folder, unbatched;
+    and its label hop."""
     manifest = read_manifest(records_dir)
     hop = int(manifest["label_hop"])
     sample_rate = int(manifest["sample_rate"])
@@ -108,12 +99,12 @@ def make_dataset(
     source_len = int(math.ceil(window * margin / hop) + 2) * hop
     tracks = augment.AUDIO_TRACKS if cfg.with_targets else ("audio",)
     deterministic = cfg.seed is not None
-    seed = cfg.seed if deterministic else int(tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64))
+    seed = _seed(cfg)
 
     paths = shard_paths(records_dir, split)
     files = tf.data.Dataset.from_tensor_slices(paths)
     if training:
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
+        files = files.shuffle(len(paths), seed=seed + stream_id, reshuffle_each_iteration=True).repeat()
     ds = files.interleave(
         tf.data.TFRecordDataset,
         cycle_length=min(cfg.cycle_length, len(paths)),
@@ -123,7 +114,7 @@ def make_dataset(
     ds = ds.map(records.parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
     def prepare(index, example):
-        element_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        element_seed = tf.stack([tf.constant(seed, tf.int64), index + tf.constant(stream_id << 40, tf.int64)])
         crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, num=2))
         example = _window(example, source_len, hop, crop_seed, tracks)
         if use_augment:
@@ -133,8 +124,61 @@ def make_dataset(
     if not training and cfg.eval_windows_per_example > 1:  # several fixed windows per segment
         copies = cfg.eval_windows_per_example
         ds = ds.flat_map(lambda example: tf.data.Dataset.from_tensors(example).repeat(copies))
-    ds = ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), hop
+
+
+def _seed(cfg: PipelineConfig) -> int:
+    if cfg.seed is not None:
+        return cfg.seed
+    return int(tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64))
+
+
+def mix_weights(cfg: PipelineConfig, split: str, folders: list[Path]) -> list[float]:
+    """Sampling weight of each folder: ``cfg.mix_weights`` when given, else its share of the
+    split's audio (as if the folders were one dataset)."""
+    if cfg.mix_weights and len(folders) == 1 + len(cfg.mix):
+        if len(cfg.mix_weights) != len(folders):
+            raise ValueError(f"pipeline.mix_weights: {len(cfg.mix_weights)} weights for {len(folders)} record folders (records + mix)")
+        weights = list(cfg.mix_weights)
+    else:
+        weights = [float(read_manifest(folder)["splits"][split]["seconds"]) for folder in folders]
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError(f"pipeline: no {split} audio in {', '.join(map(str, folders))}")
+    return [w / total for w in weights]
+
+
+def make_dataset(
+    cfg: PipelineConfig, split: str = "train", training: bool | None = None, records_dir: str | Path | None = None
+) -> tf.data.Dataset:
+    """Batches of dicts: audio / target_audio / grid_audio [B, W] (the last two only
+    ``with_targets``); f0_hz / voicing / target_f0_hz / onsets [B, W // hop]; has_target, tempo,
+    pitch_shift_cents, stretch_rate, snr_db, instrument, key, scale, genre, source [B].
+
+    ``training`` (default: split == 'train') shuffles, repeats forever and augments. Folders in
+    ``cfg.mix`` are mixed in: sampled by ``cfg.mix_weights`` when training, one after the other
+    otherwise.
+    """
+    training = split == "train" if training is None else training
+    folders = [Path(records_dir or cfg.records)] + [Path(m) for m in cfg.mix]
+    if len(folders) > 1:  # a mixed-in folder may have no examples in this split
+        with_split = [f for f in folders if read_manifest(f)["splits"].get(split, {}).get("examples", 0)]
+        folders = with_split or folders[:1]
+    streams = [_examples(cfg, split, training, folder, i) for i, folder in enumerate(folders)]
+    hops = {hop for _, hop in streams}
+    if len(hops) > 1:
+        raise ValueError(f"pipeline: the record folders have different label hops {sorted(hops)}; build them with one label_hop")
+    if len(streams) == 1:
+        ds = streams[0][0]
+    elif training:
+        weights = mix_weights(cfg, split, folders)
+        ds = tf.data.Dataset.sample_from_datasets([d for d, _ in streams], weights=weights, seed=_seed(cfg))
+    else:
+        ds = streams[0][0]
+        for other, _ in streams[1:]:
+            ds = ds.concatenate(other)
+    deterministic = cfg.seed is not None
     if training and cfg.shuffle_buffer:
-        ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(cfg.shuffle_buffer, seed=_seed(cfg), reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -3,7 +3,8 @@ tempo, detune, vibrato, scoops, timing jitter) rendered by General MIDI soundfon
 FluidSynth, with exact labels and exact twins.
 
 Labels: f0 = MIDI note + the pitch bend FluidSynth played in that 64-sample block + the sample's
-own measured tuning (data/tuning.py). The in-tune twin is the same notes with bends that put every
+own measured tuning (data/tuning.py). A note is voiced while it sounds: from its note-on, and
+after its note-off for as long as it rings (a guitar, piano or marimba keeps its pitch). The in-tune twin is the same notes with bends that put every
 block exactly on the scale note the engine would snap to (its tuning cancelled too); the on-grid
 twin is the same performance with the notes on the tempo grid. Notes whose samples cannot be
 labelled (too far off, or wandering: recorded vibrato) are moved to a labellable neighbour.
@@ -20,10 +21,11 @@ from autotune_keras import contract, music
 from autotune_keras.config import SoundfontConfig
 from autotune_keras.data import gm
 from autotune_keras.data.fluid import BLOCK, FluidRenderer, RenderNote, bend_units, units_to_cents
-from autotune_keras.data.synth import Phrase, draw_notes, f0_contour, lowpass_noise
+from autotune_keras.data.synth import Phrase, draw_notes, f0_contour, lowpass_noise, timing_jitter
 from autotune_keras.data.tuning import VELOCITIES, TuningTable
 
 VOICED_FLOOR_DB = -45.0  # a sounding note is voiced while its block is within this of the phrase's peak
+RINGING_FLOOR_DB = -30.0  # and after its note-off, while it rings within this of its own peak
 _RENDERERS: dict[str, tuple[FluidRenderer, TuningTable]] = {}  # one per bank per process
 
 
@@ -41,7 +43,8 @@ class SoundfontPhrase:
 
     @property
     def name(self) -> str:
-        return f"soundfont/{gm.bank_name(self.bank)}/{self.program:03d}-{gm.PROGRAMS[self.program].name}/{self.index:06d}"
+        spec = gm.DRUM_KIT if self.program == gm.DRUM_KIT.number else gm.PROGRAMS[self.program]
+        return f"soundfont/{gm.bank_name(self.bank)}/{self.program:03d}-{spec.name}/{self.index:06d}"
 
 
 def programs_of(cfg: SoundfontConfig) -> list[int]:
@@ -54,10 +57,15 @@ def programs_of(cfg: SoundfontConfig) -> list[int]:
 
 
 def phrases(cfg: SoundfontConfig) -> list[SoundfontPhrase]:
-    """``cfg.num_phrases`` phrases cycling through every (bank, program), so all are covered."""
+    """``cfg.num_phrases`` phrases cycling through every (bank, program), so all are covered,
+    then ``cfg.drum_phrases`` drum-kit loops per bank."""
     banks, programs = list(cfg.banks), programs_of(cfg)
     pairs = [(bank, program) for program in programs for bank in banks]
-    return [SoundfontPhrase(i, *pairs[i % len(pairs)]) for i in range(cfg.num_phrases)]
+    melodic = [SoundfontPhrase(i, *pairs[i % len(pairs)]) for i in range(cfg.num_phrases)]
+    drums = [
+        SoundfontPhrase(cfg.num_phrases + i, banks[i % len(banks)], gm.DRUM_KIT.number) for i in range(cfg.drum_phrases * len(banks))
+    ]
+    return melodic + drums
 
 
 def held_out(phrase: SoundfontPhrase, cfg: SoundfontConfig) -> str:
@@ -65,6 +73,7 @@ def held_out(phrase: SoundfontPhrase, cfg: SoundfontConfig) -> str:
     if gm.is_reserved_bank(phrase.bank):
         return "bank"
     return "instrument" if phrase.program in cfg.held_out_programs else ""
+
 
 
 def renderer(bank: str) -> tuple[FluidRenderer, TuningTable]:
@@ -77,7 +86,9 @@ def renderer(bank: str) -> tuple[FluidRenderer, TuningTable]:
 
 def prepare(bank: str, program: int) -> int:
     """Measure (or load) the tuning of every note of ``program`` in ``bank``; returns how many
-    notes can be labelled."""
+    notes can be labelled (drum loops need no tuning)."""
+    if program == gm.DRUM_KIT.number:
+        return 0
     spec = gm.PROGRAMS[program]
     synth, table = renderer(bank)
     if not synth.has_program(program):
@@ -98,8 +109,60 @@ def _labellable(table: dict, key: int, velocity: int) -> int | None:
     return None
 
 
+def render_drum_loop(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate: int = contract.SAMPLE_RATE) -> Phrase:
+    """A drum-kit loop on a 16th-note grid (kick, snare, hats, toms, cymbals), played with timing
+    jitter and again on the grid; it has no pitch (f0 and voicing 0 throughout)."""
+    synth, _ = renderer(phrase.bank)
+    rng = np.random.default_rng([cfg.seed, phrase.index])
+    tempo = float(rng.uniform(*cfg.tempo_range_bpm))
+    step = 60.0 / tempo / 4
+    hits: list[tuple[float, int, int]] = []  # (grid time, key, velocity)
+    busy = rng.random()
+    for i in range(int((cfg.phrase_seconds - 0.2) / step)):
+        t, beat_step = 0.05 + i * step, i % 16
+        if beat_step in (0, 8) or (beat_step in (6, 10, 14) and rng.random() < 0.3 * busy):
+            hits.append((t, gm.KICK, int(rng.integers(90, 127))))
+        if beat_step in (4, 12) or (rng.random() < 0.08 * busy):
+            hits.append((t, gm.SNARE if rng.random() < 0.85 else gm.SIDE_STICK, int(rng.integers(70, 120))))
+        if i % (1 if busy > 0.6 else 2) == 0:
+            hits.append((t, gm.OPEN_HAT if rng.random() < 0.08 else gm.CLOSED_HAT, int(rng.integers(40, 100))))
+        if beat_step >= 12 and rng.random() < 0.25 * busy:
+            hits.append((t, int(rng.choice(gm.TOMS)), int(rng.integers(70, 120))))
+    if rng.random() < 0.5:
+        hits.append((0.05, gm.CRASH, 110))
+    grid = np.array([h[0] for h in hits])
+    jitter = timing_jitter(rng, cfg, len(hits), step)
+    n_blocks = int(np.ceil(cfg.phrase_seconds * sample_rate / BLOCK))
+
+    def render(onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        starts = np.round(np.maximum(onsets, 0.0) * sample_rate / BLOCK).astype(int)
+        notes = [
+            RenderNote(key, velocity, int(start), int(start + 0.3 * sample_rate / BLOCK), np.zeros(1, np.int64))
+            for (_, key, velocity), start in zip(hits, starts, strict=True)
+        ]
+        return synth.render(0, notes, n_blocks, drums=True), starts
+
+    audio, starts = render(grid + jitter)
+    on_grid, grid_starts = render(grid)
+    gain = 0.5 / (max(float(np.max(np.abs(audio))), float(np.max(np.abs(on_grid)))) + 1e-9)
+    silent = np.zeros(n_blocks * BLOCK, np.float32)
+    return Phrase(
+        audio=(audio * gain).astype(np.float32),
+        in_tune_audio=(audio * gain).astype(np.float32),  # nothing to tune
+        on_grid_audio=(on_grid * gain).astype(np.float32),
+        f0_hz=silent,
+        voicing=silent,
+        target_f0_hz=silent,
+        onsets=np.unique(starts * BLOCK).astype(np.int64),
+        grid_onsets=np.unique(grid_starts * BLOCK).astype(np.int64),
+        metadata={"instrument": gm.DRUM_KIT.name, "key": "", "scale": "", "tempo": tempo, "genre": "drums"},
+    )
+
+
 def render_phrase(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate: int = contract.SAMPLE_RATE) -> Phrase:
     """Render one phrase three times (performed, in tune, on the grid) with exact labels."""
+    if phrase.program == gm.DRUM_KIT.number:
+        return render_drum_loop(phrase, cfg, sample_rate)
     spec = gm.PROGRAMS[phrase.program]
     synth, tuning = renderer(phrase.bank)
     if not synth.has_program(phrase.program):
@@ -157,11 +220,23 @@ def render_phrase(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate: in
             held = np.maximum.accumulate(np.where(own, np.arange(len(span)), 0))  # hold the last own bend
             render_notes.append(RenderNote(int(notes.midi[i]), velocities[i], int(starts[i]), int(stops[i]), span[held]))
         audio = synth.render(phrase.program, render_notes, n_blocks)
-        played = units_to_cents(units) + tune[np.maximum(block_owner, 0)]
-        label = np.where(block_owner >= 0, music.midi_to_hz(notes.midi[np.maximum(block_owner, 0)] + played / 100), 0.0)
-        energy = np.sqrt(np.mean(audio.reshape(n_blocks, BLOCK) ** 2, axis=1))
-        loud = 20 * np.log10(energy + 1e-12) >= 20 * np.log10(energy.max() + 1e-12) + VOICED_FLOOR_DB
-        voiced = (block_owner >= 0) & loud
+        # the note heard in each block: the one playing, else the last one started, ringing after
+        # its note-off (a guitar, piano or marimba keeps its pitch) on the bend it ended with
+        started = np.full(n_blocks, -1)
+        for i in np.argsort(starts, kind="stable"):
+            started[starts[i] :] = i
+        heard = np.where(block_owner >= 0, block_owner, started)
+        last_units = np.zeros(len(starts), np.int64)
+        for i in range(len(starts)):
+            owned = np.flatnonzero(block_owner == i)
+            last_units[i] = units[owned[-1]] if len(owned) else 0
+        played = units_to_cents(np.where(block_owner >= 0, units, last_units[np.maximum(heard, 0)])) + tune[np.maximum(heard, 0)]
+        label = np.where(heard >= 0, music.midi_to_hz(notes.midi[np.maximum(heard, 0)] + played / 100), 0.0)
+        level = 20 * np.log10(np.sqrt(np.mean(audio.reshape(n_blocks, BLOCK) ** 2, axis=1)) + 1e-12)
+        loud = level >= level.max() + VOICED_FLOOR_DB
+        note_peak = np.array([level[block_owner == i].max() if np.any(block_owner == i) else -np.inf for i in range(len(starts))])
+        ringing = (block_owner < 0) & (heard >= 0) & (level >= note_peak[np.maximum(heard, 0)] + RINGING_FLOOR_DB)
+        voiced = ((block_owner >= 0) | ringing) & loud
         return audio, np.repeat(np.where(voiced, label, 0.0), BLOCK), np.repeat(voiced, BLOCK), starts
 
     audio, f0, voicing, starts = render(notes.onset, in_tune=False)

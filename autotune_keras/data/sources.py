@@ -78,7 +78,7 @@ def soundfont_sources(cfg: DatasetConfig) -> list[SourceRef]:
     """One source per soundfont phrase; the hash covers the settings and the bank file's content."""
     from autotune_keras.data import soundfont, tuning
 
-    labelling = f"{tuning.TUNING_VERSION}/{tuning.MAX_OFFSET_CENTS}/{tuning.MAX_SPREAD_CENTS}"  # what can be labelled
+    labelling = f"{tuning.TUNING_VERSION}/{tuning.MAX_OFFSET_CENTS}/{tuning.MAX_SPREAD_CENTS}/{tuning.MAX_SUBOCTAVE_DB}"
     settings = json.dumps(to_dict(cfg.soundfont), sort_keys=True) + labelling
     digests = {bank: _bank_digest(bank) for bank in cfg.soundfont.banks}
     refs = []

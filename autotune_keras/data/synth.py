@@ -121,9 +121,7 @@ def draw_notes(
     grid = np.array(onsets)
     low = max(register[0], cfg.midi_range[0])
     high = min(register[1], cfg.midi_range[1])
-    jitter = np.clip(
-        rng.normal(0.0, cfg.timing_jitter_seconds, count), -2.5 * cfg.timing_jitter_seconds, 2.5 * cfg.timing_jitter_seconds
-    )
+    jitter = timing_jitter(rng, cfg, count, GRID_BEATS * beat)
     performed = np.maximum(grid + jitter, 0.0)
     is_voice = instrument == "voice"
     vibrato_on = instrument in ("voice", "bowed", "flute", "reed")
@@ -140,6 +138,26 @@ def draw_notes(
         scoop=(rng.uniform(40.0, 250.0, count) * (rng.random(count) < 0.4)) if is_voice else np.zeros(count),
         consonant=(rng.uniform(0.03, 0.09, count) * (rng.random(count) < 0.3)) if is_voice else np.zeros(count),
     )
+
+
+GRID_BEATS = 0.25  # phrases start their notes on a 16th-note grid
+
+
+def timing_jitter(rng: np.random.Generator, cfg, count: int, step_seconds: float) -> np.ndarray:
+    """How far ``count`` notes are played off their grid lines (s): normal with sigma
+    ``cfg.timing_jitter_seconds`` (or, when ``cfg.timing_jitter_range`` is set, a sigma drawn
+    from it for the phrase), clipped to ``cfg.max_jitter_steps`` of a grid step (or to 2.5 sigma
+    when that is 0); ``cfg.on_grid_fraction`` of the notes exactly on the grid."""
+    sigma = cfg.timing_jitter_seconds
+    low, high = getattr(cfg, "timing_jitter_range", (0.0, 0.0))
+    if high > 0:
+        sigma = float(rng.uniform(low, high))
+    limit = getattr(cfg, "max_jitter_steps", 0.0) * step_seconds or 2.5 * sigma
+    jitter = np.clip(rng.normal(0.0, sigma, count), -limit, limit)
+    on_grid = getattr(cfg, "on_grid_fraction", 0.0)
+    if on_grid > 0:
+        jitter = np.where(rng.random(count) < on_grid, 0.0, jitter)
+    return jitter
 
 
 def lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float, sr: int) -> np.ndarray:

@@ -19,9 +19,12 @@ from autotune_keras import contract, music
 from autotune_keras.files import atomic_write_text, sha256_file
 
 CACHE_ENV = "AUTOTUNE_KERAS_CACHE"
-TUNING_VERSION = 3  # bump when the measurement changes: cached tables are measured again
+TUNING_VERSION = 4  # bump when the measurement changes: cached tables are measured again
 VELOCITIES = (56, 80, 104, 124)  # the velocity layers phrases are played at (and measured at)
 MAX_OFFSET_CENTS = 100.0  # a sample further off than this is not labelled (e.g. an octave away)
+MAX_SUBOCTAVE_DB = -20.0  # nor one with partials between its harmonics this strong: its waveform repeats
+# an octave (or a twelfth) below the note (a 16-foot organ stop, a musette reed), so which pitch it
+# has is a matter of taste, not a label
 MAX_SPREAD_CENTS = 5.0  # nor one whose pitch wanders more (recorded vibrato, beating strings, drift):
 # 95 % of its frames must lie within this of its median, the labels' own criterion
 SUSTAIN_SECONDS = 1.6  # as long as the longest notes of a phrase: slow drift and beating show
@@ -34,9 +37,40 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autotune_keras")
 
 
+def reassigned(audio: np.ndarray, coarse_hz: np.ndarray, sr: int = contract.SAMPLE_RATE, n_fft: int = N_FFT,
+               hop: int = HOP, center: bool = False) -> np.ndarray:  # fmt: skip
+    """Refine a coarse per-frame pitch (Hz, <= 0 none) to a fraction of a cent: the reassigned
+    frequency (librosa.reassigned_spectrogram) of the fundamental's peak, or of the second
+    harmonic's, halved, where the fundamental is weak. 0 where no peak lies within 50 cents."""
+    import librosa
+
+    freqs, _, mags = librosa.reassigned_spectrogram(np.asarray(audio, np.float32), sr=sr, n_fft=n_fft, hop_length=hop, center=center)
+    frames = min(len(coarse_hz), mags.shape[1])
+    bin_hz = sr / n_fft
+    out = np.zeros(len(coarse_hz))
+    for t in range(frames):
+        guess = coarse_hz[t]
+        if not guess > 0:
+            continue
+        peaks = []
+        for k in (1, 2):
+            centre = int(round(k * guess / bin_hz))
+            lo, hi = max(centre - 3, 1), min(centre + 4, mags.shape[0])
+            if lo >= hi:
+                peaks.append((0.0, np.nan))
+                continue
+            best = lo + int(np.argmax(mags[lo:hi, t]))
+            peaks.append((mags[best, t], freqs[best, t] / k))
+        (m1, f1), (m2, f2) = peaks
+        value = f1 if m1 >= 0.1 * m2 else f2
+        if np.isfinite(value) and abs(1200 * np.log2(max(value, 1e-3) / guess)) < 50:
+            out[t] = value
+    return out
+
+
 def refined_pitch(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPLE_RATE) -> np.ndarray:
     """Per-frame pitch (Hz, 0 where none is found) of ``audio`` within 1.5 semitones of
-    ``nominal_hz``: YIN, then the reassigned frequency of the partial it points at."""
+    ``nominal_hz``: YIN, then :func:`reassigned`."""
     import librosa
 
     audio = np.asarray(audio, np.float32)
@@ -46,25 +80,7 @@ def refined_pitch(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPL
     coarse = librosa.yin(
         audio, fmin=max(low, 40.0), fmax=min(high * 1.5, sr / 4), sr=sr, frame_length=N_FFT, hop_length=HOP, center=False
     )
-    freqs, _, mags = librosa.reassigned_spectrogram(audio, sr=sr, n_fft=N_FFT, hop_length=HOP, center=False)
-    frames = min(len(coarse), mags.shape[1])
-    bin_hz = sr / N_FFT
-    out = np.zeros(frames)
-    for t in range(frames):
-        guess = coarse[t]
-        if not low <= guess <= high:
-            continue
-        peaks = []
-        for k in (1, 2):
-            centre = int(round(k * guess / bin_hz))
-            lo, hi = max(centre - 3, 1), min(centre + 4, mags.shape[0])
-            best = lo + int(np.argmax(mags[lo:hi, t]))
-            peaks.append((mags[best, t], freqs[best, t] / k))
-        (m1, f1), (m2, f2) = peaks
-        value = f1 if m1 >= 0.1 * m2 else f2
-        if np.isfinite(value) and abs(1200 * np.log2(max(value, 1e-3) / guess)) < 50:
-            out[t] = value
-    return out
+    return reassigned(audio, np.where((coarse >= low) & (coarse <= high), coarse, 0.0), sr)
 
 
 def steady_frame_errors(
@@ -99,15 +115,38 @@ def steady_frame_errors(
 
 @dataclass
 class NoteTuning:
-    """A sample's measured offset from its nominal pitch (cents) and how much it wanders."""
+    """A sample's measured offset from its nominal pitch (cents), how much it wanders, and how
+    strong its sub-octave partials are."""
 
     offset_cents: float
     spread_cents: float  # half the 2.5th-97.5th percentile range of the per-frame pitch
     frames: int
+    suboctave_db: float = -120.0  # partials at 1/2 and 3/2 of the note against those at 1 and 2
 
     @property
     def usable(self) -> bool:
-        return self.frames >= 4 and abs(self.offset_cents) <= MAX_OFFSET_CENTS and self.spread_cents <= MAX_SPREAD_CENTS
+        return (
+            self.frames >= 4
+            and abs(self.offset_cents) <= MAX_OFFSET_CENTS
+            and self.spread_cents <= MAX_SPREAD_CENTS
+            and self.suboctave_db <= MAX_SUBOCTAVE_DB
+        )
+
+
+def suboctave_level_db(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPLE_RATE) -> float:
+    """Strongest partial at 1/2 or 3/2 of ``nominal_hz`` against the strongest at 1 or 2 (dB):
+    high when the waveform repeats an octave below the note."""
+    audio = np.asarray(audio, np.float64)
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    freqs = np.fft.rfftfreq(len(audio), 1.0 / sr)
+
+    def peak(hz: float) -> float:
+        near = (freqs > hz * 0.97) & (freqs < hz * 1.03)
+        return float(spectrum[near].max()) if near.any() else 0.0
+
+    sub = max(peak(0.5 * nominal_hz), peak(1.5 * nominal_hz))
+    main = max(peak(nominal_hz), peak(2.0 * nominal_hz)) + 1e-12
+    return float(20 * np.log10(sub / main + 1e-12))
 
 
 def measure(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPLE_RATE) -> NoteTuning:
@@ -123,7 +162,7 @@ def measure(audio: np.ndarray, nominal_hz: float, sr: int = contract.SAMPLE_RATE
         return NoteTuning(float("nan"), float("nan"), 0)
     cents = 1200 * np.log2(found / nominal_hz)
     low, median, high = np.percentile(cents, [2.5, 50, 97.5])
-    return NoteTuning(float(median), float((high - low) / 2), int(len(found)))
+    return NoteTuning(float(median), float((high - low) / 2), int(len(found)), suboctave_level_db(segment, nominal_hz, sr))
 
 
 class TuningTable:
@@ -149,7 +188,7 @@ class TuningTable:
         if table is None:
             table = self._measure(program, low, high)
             self.folder.mkdir(parents=True, exist_ok=True)
-            notes = {k: [t.offset_cents, t.spread_cents, t.frames] for k, t in table.items()}
+            notes = {k: [t.offset_cents, t.spread_cents, t.frames, t.suboctave_db] for k, t in table.items()}
             atomic_write_text(path, json.dumps({"version": TUNING_VERSION, "range": [low, high], "notes": notes}) + "\n")
         self._programs[program] = table
         return table

@@ -34,7 +34,7 @@ REGISTERS = {"lp_diphone": (55, 77), "suo_fi_lj_diphone": (55, 77), "czech_dita"
 MALE_REGISTER = (43, 67)
 
 
-class VoiceError(RuntimeError):
+class VoiceError(ValueError):
     """festival or WORLD cannot render a voice phrase; the message says why."""
 
 
@@ -246,10 +246,12 @@ class _Performance:
     phrase_seconds: float
     max_detune_cents: float
     timing_jitter_seconds: float
+    timing_jitter_range: tuple[float, float]
+    max_jitter_steps: float
+    on_grid_fraction: float
     midi_range: tuple[float, float]
 
     def __init__(self, cfg: VoiceConfig, register: tuple[int, int]):
-        self.phrase_seconds = cfg.phrase_seconds
-        self.max_detune_cents = cfg.max_detune_cents
-        self.timing_jitter_seconds = cfg.timing_jitter_seconds
+        for name in ("phrase_seconds", "max_detune_cents", "timing_jitter_seconds", "timing_jitter_range", "max_jitter_steps", "on_grid_fraction"):
+            setattr(self, name, getattr(cfg, name))
         self.midi_range = (float(register[0]), float(register[1]))
