@@ -1,4 +1,5 @@
-"""Training losses for models that output audio (TensorFlow, differentiable).
+"""Training losses (TensorFlow, differentiable): the pitch detector's octave-aware pitch loss, and
+the losses of models that output audio.
 
 The corrector's combined loss (weights in ``configs/pitch_corrector.yaml``):
 ``waveform`` MSE, ``pitch`` (the detector's pitch of the output against the target note),
@@ -63,3 +64,33 @@ def pitch_semitone_error(measured_hz: tf.Tensor, target_hz: tf.Tensor) -> tf.Ten
     huber = tf.where(size <= 1.0, 0.5 * tf.square(semitones), size - 0.5)
     error = tf.where(size <= PITCH_LOSS_RANGE, huber, tf.fill(tf.shape(huber), PITCH_LOSS_RANGE - 0.5))
     return tf.reduce_sum(voiced * error) / (tf.reduce_sum(voiced) + 1e-9)
+
+
+OCTAVE_INTERVALS_CENTS = (-1902.0, -1200.0, 1200.0, 1902.0)  # the errors a pitch detector makes: octaves, twelfths
+
+
+def octave_penalty(targets: tf.Tensor, probabilities: tf.Tensor, bins_per_cent: float) -> tf.Tensor:
+    """Mean probability a pitch classifier puts where an octave or twelfth error would land: the
+    target distribution [b, bins] shifted by each interval marks those bins. Per example [b]; 0
+    where the target is empty (unvoiced)."""
+    bins = tf.shape(targets)[1]
+    masks = []
+    for cents in OCTAVE_INTERVALS_CENTS:
+        shift = int(round(cents * bins_per_cent))
+        if shift > 0:
+            masks.append(tf.pad(targets[:, :-shift], [[0, 0], [shift, 0]]))
+        else:
+            masks.append(tf.pad(targets[:, -shift:], [[0, 0], [0, -shift]]))
+    mask = tf.reduce_max(tf.stack(masks), axis=0)[:, :bins]
+    return tf.reduce_sum(probabilities * mask, axis=-1) / (tf.reduce_sum(mask, axis=-1) + 1e-6)
+
+
+def pitch_bin_loss(octave_weight: float, bins_per_cent: float):
+    """Binary cross-entropy on pitch bins (CREPE) plus ``octave_weight`` times the
+    :func:`octave_penalty`: a wrong octave costs more than a wrong bin nearby."""
+
+    def loss(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        bce = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), axis=-1)
+        return bce + octave_weight * octave_penalty(targets, tf.sigmoid(logits), bins_per_cent)
+
+    return loss

@@ -64,6 +64,15 @@ class RunFolder:
         return path
 
 
+def load_weights(network, path: Path) -> None:
+    """Load a weights file into ``network``; a damaged or mismatched file is one clear error."""
+    try:
+        network.load_weights(str(path))
+    except (OSError, ValueError, KeyError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path}: cannot be read as this model's weights ({reason}); train again, or restore the file") from None
+
+
 def keras_callbacks(
     run_dir: Path,
     phase: str,

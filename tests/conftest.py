@@ -70,7 +70,8 @@ def tiny_run(synthetic_records, tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("run") / "detector"
     overrides = {
-        "pipeline.records": str(synthetic_records), "pipeline.batch_size": 8, "train.run_dir": str(run_dir),
+        "pipeline.records": str(synthetic_records), "pipeline.mix": [], "pipeline.mix_weights": [],
+        "pipeline.batch_size": 8, "train.run_dir": str(run_dir),
         "train.epochs": 1, "train.steps_per_epoch": 4, "train.validation_steps": 2, "train.contour_clips": 1,
         "qat.epochs": 1, "qat.steps_per_epoch": 2,
     }  # fmt: skip

@@ -184,7 +184,8 @@ def test_stream_state_makes_buffers_depend_on_the_past(tiny_export):
 def test_killed_training_resumes_where_it_stopped(synthetic_records, tmp_path):
     run_dir = tmp_path / "resumed"
     command = [sys.executable, "-m", "autotune_keras.train", "--run_dir", str(run_dir), "--epochs", "6", "--steps_per_epoch", "3",
-               f"--pipeline.records={synthetic_records}", "--pipeline.batch_size=8", "--train.validation_steps=1",
+               f"--pipeline.records={synthetic_records}", "--pipeline.mix=", "--pipeline.mix_weights=",
+               "--pipeline.batch_size=8", "--train.validation_steps=1",
                "--train.contour_clips=0", "--qat.enabled=False"]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     history = run_dir / "float-history.csv"
@@ -203,3 +204,21 @@ def test_killed_training_resumes_where_it_stopped(synthetic_records, tmp_path):
     assert epochs[:done_before] == list(range(done_before))
     assert epochs[-1] == 5 and len(epochs) <= 7  # continued; at most the interrupted epoch ran twice
     assert (run_dir / "float.weights.h5").is_file()
+
+
+def test_octave_penalty_charges_probability_an_octave_or_a_twelfth_away():
+    from autotune_keras import losses
+
+    cfg = detector.DetectorConfig()
+    f0 = tf.constant([220.0, 220.0, 220.0, 0.0])
+    targets = detector.pitch_targets(f0, cfg)
+    probability_at = lambda hz: tf.cast(detector.pitch_targets(tf.constant([hz]), cfg) > 0.5, tf.float32)[0]  # noqa: E731
+    probabilities = tf.stack([probability_at(440.0), probability_at(330.0), probability_at(220.0 * 3), probability_at(440.0)])
+    penalty = losses.octave_penalty(targets, probabilities, 1.0 / cfg.cents_per_bin).numpy()
+    assert penalty[0] > 0.2 and penalty[2] > 0.2  # an octave up, a twelfth up
+    assert penalty[1] == pytest.approx(0.0, abs=1e-3)  # a fifth: an ordinary wrong bin, not an octave error
+    assert penalty[3] == 0.0  # unvoiced: nothing to charge
+    loss = losses.pitch_bin_loss(1.0, 1.0 / cfg.cents_per_bin)
+    logits_octave = tf.math.log(probabilities[:1] + 1e-3) - tf.math.log(1.0 - probabilities[:1] + 1e-3)
+    logits_fifth = tf.math.log(probabilities[1:2] + 1e-3) - tf.math.log(1.0 - probabilities[1:2] + 1e-3)
+    assert float(loss(targets[:1], logits_octave)[0]) > float(loss(targets[:1], logits_fifth)[0])  # octave errors cost more

@@ -43,8 +43,9 @@ def test_evaluate_audio_folder_scores_the_shipped_detector(labelled_folder, tmp_
     assert saved["models"][str(SHIPPED)]["rpa_50"] == scores["rpa_50"]
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| RPA 50 / 25 / 10 cents |" in report and "![contours.png](contours.png)" in report
-    for plot in ("contours.png", "errors_and_latency.png"):
+    for plot in ("contours.png", "errors_and_latency.png", "reliability.png"):
         assert (tmp_path / "report" / plot).read_bytes()[:4] == PNG_MAGIC
+    assert 0.0 <= scores["calibration"]["ece"] <= 1.0 and "| confidence calibration error" in report
 
 
 def test_evaluate_compares_two_models_on_the_same_records(synthetic_records, tmp_path):
@@ -134,3 +135,16 @@ def test_realtime_streams_a_given_file_back_to_back(tmp_path):
     assert figures["paced"] is False and figures["buffers"] == 2 * 44100 // 512
     assert figures["wall_seconds"] < 2.0  # back to back: faster than real time
     assert figures["model"].endswith("pitch_corrector_int8.tflite")
+
+
+def test_expected_calibration_error_sees_overconfidence():
+    from autotune_keras.evaluation.pitch_metrics import calibration
+
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0, 1, 20000)
+    honest = rng.uniform(0, 1, 20000) < confidence  # right with probability = confidence
+    assert calibration(confidence, honest)["ece"] < 0.02
+    boastful = rng.uniform(0, 1, 20000) < confidence * 0.5  # right half as often as it claims
+    result = calibration(confidence, boastful)
+    assert result["ece"] == pytest.approx(0.25, abs=0.02)
+    assert sum(b["frames"] for b in result["reliability"]) == 20000

@@ -82,16 +82,19 @@ def crepe(model: str):
 
 
 def main(
-    records: str | tuple[str, ...] = "tf_records/pitch_detector",
+    records: str | tuple[str, ...] = "tf_records/pitch_detector",  # one folder, or several comma-separated
     split: str = "test",
     model: str = "saved_models/pitch_detector",
     snr_db: float | None = 20.0,
     limit: int | None = None,
     float_model: bool = True,
+    crepe_sizes: tuple[str, ...] = ("tiny", "full"),
 ) -> None:
     """Print accuracy and speed of each detector on the same clips: overall, per instrument family
-    and per held-out status (when the records have real timbres)."""
-    folders = [records] if isinstance(records, str) else list(records)
+    and per held-out status (when the records have real timbres). ``limit``: clips per folder;
+    ``crepe_sizes``: which CREPE models (full costs ~7 s of compute per second of audio)."""
+    crepe_sizes = (crepe_sizes,) if isinstance(crepe_sizes, str) else tuple(crepe_sizes)
+    folders = [f.strip() for f in records.split(",")] if isinstance(records, str) else list(records)
     clips = [clip for folder in folders for clip in load_clips(folder, split, limit)]
     print(f"{len(clips)} clips of {' + '.join(folders)} [{split}], white noise at {snr_db} dB SNR, one thread")
     runs = {}
@@ -103,7 +106,7 @@ def main(
             load_runner(export_dir / "pitch_detector_float.tflite"), clips, latency, snr_db
         )
     runs["librosa.pyin (1024 lookahead)"] = offline_clips(pyin, clips, snr_db)
-    for size in ("tiny", "full"):
+    for size in crepe_sizes:
         try:
             runs[f"CREPE {size} (torchcrepe)"] = offline_clips(crepe(size), clips, snr_db)
         except ImportError as error:
@@ -124,14 +127,15 @@ def main(
         if len(names) < 2:
             continue
         print(f"\nBy {by}: RPA 50 / RCA 50 / octave errors / voicing recall / voicing false alarm")
-        print(f"{by:22}{'clips':>6}" + "".join(f"{name[:30]:>34}" for name in runs))
+        width = 8 * len(GROUP_KEYS) + 4
+        print(f"{by:28}{'clips':>6}" + "".join(f"{name[:width - 2]:>{width}}" for name in runs))
         for group in names:
             cells = []
             for name in runs:
                 scores = groups[name].get(group, {})
                 cells.append(" / ".join(f"{scores.get(k, float('nan')):.3f}" for k in GROUP_KEYS))
             clips_in = next(iter(groups.values())).get(group, {}).get("clips", 0)
-            print(f"{group:22}{clips_in:6d}" + "".join(f"{c:>34}" for c in cells))
+            print(f"{group:28}{clips_in:6d}" + "".join(f"{c:>{width}}" for c in cells))
 
 
 if __name__ == "__main__":

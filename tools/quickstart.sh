@@ -8,8 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh requirements.txt
 py=.venv/bin/python
-echo "== 1/7 build the synthetic dataset and train the pitch detector (resumes if interrupted)"
-$py -m autotune_keras.train --config configs/pitch_detector.yaml --run_dir runs/quickstart
+# the real-timbre datasets need FluidSynth, the soundfonts and festival (tools/setup.sh installs them as root)
+data=()
+if ! $py -c "import fluidsynth" >/dev/null 2>&1 || ! command -v text2wave >/dev/null 2>&1 || [ ! -f /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then
+  echo "note: FluidSynth, the soundfonts or festival are missing: training on the synthetic data only"
+  data=(--pipeline.mix= --pipeline.mix_weights=)
+fi
+echo "== 1/7 build the datasets (synthetic, soundfont instruments, sung voices) and train the pitch detector (resumes if interrupted)"
+$py -m autotune_keras.train --config configs/pitch_detector.yaml --run_dir runs/quickstart "${data[@]}"
 echo "== 2/7 export: SavedModel, float/INT8 TFLite, ONNX, C++ header, parity report"
 $py -m autotune_keras.export --checkpoint runs/quickstart --out saved_models/quickstart --overwrite
 echo "== 3/7 detect the pitch of a test phrase"

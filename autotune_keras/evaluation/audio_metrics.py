@@ -96,19 +96,21 @@ PYIN_HOP = 256
 
 def pyin_pitch(audio: np.ndarray, hop: int = PYIN_HOP, frame: int = PYIN_FRAME) -> tuple[np.ndarray, np.ndarray]:
     """(times, f0 Hz or 0) of ``audio``, independent of our models: librosa.pyin decides voicing
-    and the note; its path is quantized to 10-cent bins (finer bins cost quadratically), so the
-    value is YIN's parabolic-interpolated f0 on the same frames wherever it agrees with pYIN
-    within 50 cents (else pYIN's own)."""
+    and the note; its path is quantized to 10-cent bins, so the value is refined by time-frequency
+    reassignment of the partial it points at (data/tuning.reassigned: a fraction of a cent on a
+    steady tone, where YIN's interpolation is off by several cents on real instruments) wherever
+    that lies within 50 cents of pYIN (else pYIN's own)."""
     import librosa
+
+    from autotune_keras.data.tuning import reassigned
 
     audio = np.asarray(audio, np.float32)
     frames = {"sr": contract.SAMPLE_RATE, "frame_length": frame, "hop_length": hop}
     coarse, voiced, _ = librosa.pyin(audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, **frames)
-    fine = librosa.yin(audio, fmin=contract.PITCH_MIN_HZ, fmax=contract.PITCH_MAX_HZ, **frames)
-    coarse = np.nan_to_num(coarse)
-    agrees = voiced & (np.abs(1200 * np.log2(np.maximum(fine, 1e-3) / np.maximum(coarse, 1e-3))) < 50)
+    coarse = np.where(voiced, np.nan_to_num(coarse), 0.0)
+    fine = reassigned(audio, coarse, contract.SAMPLE_RATE, n_fft=frame, hop=hop, center=True)
     times = np.arange(len(coarse)) * hop / contract.SAMPLE_RATE
-    return times, np.where(agrees, fine, np.where(voiced, coarse, 0.0))
+    return times, np.where(fine > 0, fine, coarse)
 
 
 def steady_frames(target_hz_per_sample: np.ndarray, centres: np.ndarray, frame: int = PYIN_FRAME) -> np.ndarray:
@@ -134,6 +136,7 @@ def pitch_on_target(
     tolerance_cents: float = 10.0,
     scale: tuple[str, str] | None = None,
     frame: int = PYIN_FRAME,
+    verifiable: np.ndarray | None = None,
 ) -> dict:
     """pYIN's pitch of ``output`` against the target note: the share of steady frames (one voiced
     target note across the analysis window, see ``steady_frames``) within ``tolerance_cents``
@@ -141,7 +144,10 @@ def pitch_on_target(
     where the target is voiced (``within_all_frames``, note changes included). With
     ``scale=(key, name)`` also the share of steady frames within ``tolerance_cents`` of whichever
     note of the scale is nearest (``within_any_scale_note``: on a note of the scale, not
-    necessarily the target's). ``frame``: pYIN's analysis window (shorter sees faster deviations)."""
+    necessarily the target's). ``frame``: pYIN's analysis window (shorter sees faster deviations).
+    ``verifiable``: a per-frame mask (e.g. the frames on which the exactly-in-tune twin itself
+    measures on target); with it, ``within_verifiable`` is the share of those steady frames within
+    tolerance. ``hits``: the per-frame hit mask itself."""
     times, f0 = pyin_pitch(output, frame=frame)
     index = np.clip(np.round(times * contract.SAMPLE_RATE).astype(int), 0, len(target_hz_per_sample) - 1)
     target = np.asarray(target_hz_per_sample, np.float64)[index]
@@ -149,7 +155,8 @@ def pitch_on_target(
     steady = steady_frames(target_hz_per_sample, index, frame) & voiced
     if not voiced.any():
         nan = float("nan")
-        return {"frames": 0, "frames_all": 0, "within": nan, "within_all_frames": nan, "median_abs_cents": nan}
+        return {"frames": 0, "frames_all": 0, "within": nan, "within_all_frames": nan, "median_abs_cents": nan,
+                "hits": np.zeros(len(target), bool), "frames_verifiable": 0, "within_verifiable": nan}  # fmt: skip
     error = np.where(f0 > 0, 1200 * np.log2(np.maximum(f0, 1e-3) / np.maximum(target, 1e-3)), np.inf)
     hit = np.abs(error) <= tolerance_cents
     mean = lambda mask, values: float(np.mean(values[mask])) if mask.any() else float("nan")  # noqa: E731
@@ -159,7 +166,12 @@ def pitch_on_target(
         "within": mean(steady, hit),
         "within_all_frames": mean(voiced, hit),
         "median_abs_cents": float(np.median(np.abs(error[steady]))) if steady.any() else float("nan"),
+        "hits": hit & steady,
     }
+    if verifiable is not None:
+        checked = steady & np.asarray(verifiable[: len(steady)], bool)
+        scores["frames_verifiable"] = int(checked.sum())
+        scores["within_verifiable"] = mean(checked, hit)
     if scale is not None:
         from autotune_keras import music
 

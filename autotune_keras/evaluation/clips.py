@@ -132,3 +132,67 @@ def held_out_phrases(count: int, seconds: float = 3.0, first_index: int = 1_000_
 
     cfg = SyntheticConfig(phrase_seconds=seconds)
     return [synthesize_phrase(first_index + i, cfg) for i in range(count)]
+
+
+@dataclass
+class TimingClip:
+    """A held-out segment played off the grid, with its on-grid twin and both onset lists."""
+
+    name: str
+    audio: np.ndarray
+    grid_audio: np.ndarray
+    onsets: np.ndarray  # samples, as played
+    grid_onsets: np.ndarray  # samples, where they belong
+    tempo: float
+    instrument: str = "unknown"
+    holdout: str = ""
+    f0_hz: np.ndarray | None = None  # the played pitch on the label grid
+    hop: int = 128
+
+    @property
+    def family(self) -> str:
+        from autotune_keras.data.gm import family_of
+
+        return family_of(self.instrument)
+
+    def grid(self, step_beats: float = 0.25) -> tuple[float, float]:
+        """(grid step in samples, the grid's phase at the clip's first sample in steps): the
+        sources put their notes on a 16th-note grid from the first on-grid onset."""
+        step = 60.0 / self.tempo * step_beats * contract.SAMPLE_RATE
+        first = float(self.grid_onsets[0]) if len(self.grid_onsets) else 0.0
+        return step, float((-first / step) % 1.0)
+
+
+def load_timing_clips(records: str | Path, split: str = "test", limit: int | None = None) -> list[TimingClip]:
+    """Segments with an on-grid twin, their onsets and tempo (sources the builder rendered)."""
+    import tensorflow as tf
+
+    from autotune_keras.data import records as rec
+    from autotune_keras.data.pipeline import read_manifest, shard_paths
+
+    manifest = read_manifest(records)
+    holdout = {source["name"]: source.get("holdout", "") for source in manifest["sources"]}
+    clips = []
+    for raw in tf.data.TFRecordDataset(shard_paths(records, split)):
+        example = rec.parse(raw)
+        grid_audio = example["grid_audio"].numpy()
+        if not len(grid_audio) or float(example["tempo"]) <= 0:
+            continue
+        source = example["source"].numpy().decode()
+        clips.append(
+            TimingClip(
+                name=f"{source}@{float(example['start_seconds']):.1f}s",
+                audio=example["audio"].numpy(),
+                grid_audio=grid_audio,
+                onsets=example["onsets"].numpy().astype(np.int64),
+                grid_onsets=example["grid_onsets"].numpy().astype(np.int64),
+                tempo=float(example["tempo"]),
+                instrument=example["instrument"].numpy().decode() or "unknown",
+                holdout=holdout.get(source, ""),
+                f0_hz=example["f0_hz"].numpy(),
+                hop=int(manifest["label_hop"]),
+            )
+        )
+        if limit and len(clips) >= limit:
+            break
+    return clips

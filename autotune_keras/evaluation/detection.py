@@ -16,7 +16,7 @@ from autotune_keras.engine.runners import load_runner
 from autotune_keras.engine.stream import Stream, stream
 from autotune_keras.evaluation import EvaluationRequest, plots
 from autotune_keras.evaluation.clips import LabelledClip, add_noise, audio_clips, buffer_labels, load_clips
-from autotune_keras.evaluation.pitch_metrics import pitch_metrics
+from autotune_keras.evaluation.pitch_metrics import calibration, detection_correct, pitch_metrics
 
 
 @dataclass
@@ -74,7 +74,7 @@ def score_streamed(streamed: list[StreamedClip]) -> dict:
 
 
 GROUP_KEYS = ("rpa_50", "rca_50", "octave_errors", "voicing_recall", "voicing_false_alarm")  # the per-family table
-HOLDOUT_LABELS = {"bank": "held-out bank", "instrument": "held-out instrument", "voice": "held-out voice", "": "seen in training"}
+HOLDOUT_LABELS = {"bank": "held-out bank", "instrument": "held-out instrument", "voice": "held-out voice", "": "not held out (test split)"}
 
 
 def score_groups(streamed: list[StreamedClip], by: str = "family") -> dict[str, dict]:
@@ -115,6 +115,9 @@ def detector_scores(streamed: list[StreamedClip]) -> dict:
         "max": float(latency.max()),
     }
     scores["buffers_under_latency_budget"] = float(np.mean(latency < contract.LATENCY_BUDGET_MS))
+    ref = np.concatenate([s.ref_hz for s in streamed])
+    voiced = np.concatenate([s.voiced for s in streamed])
+    scores["calibration"] = calibration(confidence, detection_correct(ref, voiced, pitch))
     scores["by_family"] = score_groups(streamed, "family")
     scores["by_holdout"] = score_groups(streamed, "holdout")
     scores["artifacts"] = {
@@ -146,6 +149,7 @@ def markdown_report(results: dict, data_label: str, plot_files: list[str]) -> st
         ("buffers under 5 ms", lambda r: f"{r['buffers_under_latency_budget'] * 100:.2f} %"),
         ("compute per second of audio (s)", lambda r: f"{r['seconds_per_audio_second']:.5f}"),
         ("artifacts (NaN / out of range / bad confidence)", lambda r: " / ".join(str(v) for v in r["artifacts"].values())),
+        ("confidence calibration error (ECE; right = voiced, within 50 cents)", lambda r: f"{r['calibration']['ece']:.4f}"),
         ("model size (MB)", lambda r: f"{r['model_size_mb']:.3f}"),
     ]
     lines = [
@@ -198,7 +202,9 @@ def evaluate_detectors(request: EvaluationRequest, label_hop: int) -> dict:
         }
     plots.pitch_contours(request.out / "contours.png", runs)
     plots.errors_and_latency(request.out / "errors_and_latency.png", runs)
+    plots.reliability(request.out / "reliability.png", {label: r["calibration"] for label, r in results.items()})
     summary = {"data": data_label, "models": results}
     (request.out / "evaluation.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (request.out / "report.md").write_text(markdown_report(results, data_label, ["contours.png", "errors_and_latency.png"]))
+    figures = ["contours.png", "errors_and_latency.png", "reliability.png"]
+    (request.out / "report.md").write_text(markdown_report(results, data_label, figures))
     return {"out": str(request.out), **summary}

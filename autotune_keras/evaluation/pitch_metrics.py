@@ -49,3 +49,28 @@ def pitch_metrics(
         out["octave_errors"] = float(np.mean(octave & (np.abs(np.round(error / 1200.0)) >= 1)))
         out["median_abs_cents"] = float(np.median(np.abs(error)))
     return out
+
+
+def detection_correct(ref_hz: np.ndarray, ref_voiced: np.ndarray, est_hz: np.ndarray, tolerance_cents: float = 50.0) -> np.ndarray:
+    """Per frame: is a detection right? The reference is voiced and the estimate within
+    ``tolerance_cents`` of it. What a calibrated confidence is the probability of."""
+    ref_hz, est_hz = np.asarray(ref_hz, np.float64), np.maximum(np.asarray(est_hz, np.float64), 1e-3)
+    voiced = np.asarray(ref_voiced, bool) & (ref_hz > 0)
+    cents = np.abs(1200 * np.log2(est_hz / np.where(voiced, ref_hz, 1.0)))
+    return voiced & (cents <= tolerance_cents)
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> dict:
+    """Expected calibration error (bin-weighted mean |accuracy - confidence| over ``bins`` equal
+    confidence bins) and the reliability table (per bin: mean confidence, accuracy, count)."""
+    confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            mean_confidence, accuracy = float(confidence[members].mean()), float(correct[members].mean())
+            ece += members.mean() * abs(accuracy - mean_confidence)
+            table.append({"confidence": mean_confidence, "accuracy": accuracy, "frames": int(members.sum())})
+    return {"ece": float(ece), "reliability": table}

@@ -97,3 +97,41 @@ def correction(path: Path, signals: dict[str, np.ndarray]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def reliability(path: Path, calibrations: dict[str, dict]) -> None:
+    """Reliability diagram: accuracy against mean confidence per confidence bin, one line per
+    model (the diagonal is perfect calibration), with each model's ECE."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="calibrated")
+    for label, result in calibrations.items():
+        table = result["reliability"]
+        ax.plot([b["confidence"] for b in table], [b["accuracy"] for b in table], "o-", ms=3, label=f"{label} (ECE {result['ece']:.3f})")
+    ax.axvline(contract.CONFIDENCE_THRESHOLD, color="0.8", lw=1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("share of detections right (voiced, within 50 cents)")
+    ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def onsets_against_grid(path: Path, clips: list[tuple[str, np.ndarray, dict[str, np.ndarray]]]) -> None:
+    """Per clip (name, grid lines, label -> attack positions; samples): the lines as grey bars and
+    each system's attacks as one row of marks."""
+    plt = _pyplot()
+    rows = len(clips[0][2]) if clips else 1
+    fig, axes = plt.subplots(len(clips), 1, figsize=(9, 1.4 + 0.35 * rows * len(clips)), squeeze=False)
+    for ax, (name, lines, attacks) in zip(axes[:, 0], clips, strict=True):
+        for line in lines:
+            ax.axvline(line / contract.SAMPLE_RATE, color="0.85", lw=1)
+        for row, (label, found) in enumerate(attacks.items()):
+            ax.plot(found / contract.SAMPLE_RATE, np.full(len(found), row), "|", ms=10, mew=2, label=label)
+        ax.set_yticks(range(len(attacks)), list(attacks), fontsize=7)
+        ax.set_ylim(-0.7, len(attacks) - 0.3)
+        ax.set_title(f"{name}: attacks against the grid (grey)", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import yaml
-
+from autotune_keras.config import read_yaml
 from autotune_keras.models.base import ModelDefinition
 
 # name -> module whose MODEL is its ModelDefinition (imported on first use: TensorFlow is heavy)
 REGISTRY: dict[str, str | ModelDefinition] = {
     "pitch_detector": "autotune_keras.models.pitch_detector",
     "pitch_corrector": "autotune_keras.models.pitch_corrector",
+    "timing_adjuster": "autotune_keras.models.timing_adjuster",
 }
 DEFAULT_TASK = "pitch_detector"  # a config or run without a ``task`` key
 
@@ -40,8 +40,5 @@ def task_of(config: str | Path) -> str:
         path = path / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such config file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML: {error}") from None
+    data = read_yaml(path) or {}
     return str(data.get("task", DEFAULT_TASK)) if isinstance(data, dict) else DEFAULT_TASK

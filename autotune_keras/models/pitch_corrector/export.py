@@ -36,7 +36,7 @@ def export_spec(run: CorrectorRun) -> ExportSpec:
 
     def module(network) -> StreamingCorrector:
         taps = None if run.taps is None else tf.Variable(run.taps, name="envelope_taps")
-        return StreamingCorrector(network, detector_cfg, cfg, envelope_taps=taps)
+        return StreamingCorrector(network, detector_cfg, cfg, envelope_taps=taps, calibration=detector.calibration)
 
     float_module = module(detector.float_net)
     windows = parity_windows(detector.experiment.pipeline, cfg.history_samples + contract.BUFFER_SIZE)

@@ -18,10 +18,13 @@ DETECTOR = contract.PitchDetectorTensors
 CORRECTOR = contract.PitchCorrectorTensors
 
 
-def scale_targets(pitch_hz: np.ndarray, confidence: np.ndarray, key: str, scale: str) -> np.ndarray:
-    """The nearest scale note of each confident pitch; 0 (leave alone) elsewhere."""
+def scale_targets(
+    pitch_hz: np.ndarray, confidence: np.ndarray, key: str, scale: str | music.Scale, a4: float = contract.A4_HZ
+) -> np.ndarray:
+    """The nearest scale note of each confident pitch (at reference tuning ``a4``); 0 (leave
+    alone) elsewhere."""
     voiced = (np.asarray(confidence) >= contract.CONFIDENCE_THRESHOLD) & (np.asarray(pitch_hz) > 0)
-    return np.where(voiced, music.quantize_hz_to_scale(np.where(voiced, pitch_hz, 0.0), key, scale), 0.0)
+    return np.where(voiced, music.quantize_hz_to_scale(np.where(voiced, pitch_hz, 0.0), key, scale, a4), 0.0)
 
 
 def load_corrector(model: str | Path | None = None, baseline: bool = False):
@@ -52,14 +55,26 @@ def load_detector(model: str | Path | None = None):
 class Autotune:
     """Detector, scale snapping and a corrector, streamed together buffer by buffer."""
 
-    def __init__(self, detector, corrector, latency: int):
+    def __init__(self, detector, corrector, latency: int, smoother=None):
         self.detector, self.corrector, self.latency = detector, corrector, latency
+        self.smoother = smoother  # an engine.smoothing.CausalSmoother, or None
 
-    def run(self, audio: np.ndarray, key: str, scale: str, strength: float, progress: bool = False) -> dict:
-        """Correct ``audio`` towards ``key`` / ``scale``; returns the output (start latency removed
-        and the tail flushed, so it lines up with the input) and the per-buffer pitch, confidence
-        and target."""
+    def run(
+        self,
+        audio: np.ndarray,
+        key: str,
+        scale: str | music.Scale,
+        strength: float,
+        progress: bool = False,
+        a4: float = contract.A4_HZ,
+    ) -> dict:
+        """Correct ``audio`` towards ``key`` / ``scale`` (any Scale; reference tuning ``a4``);
+        returns the output (start latency removed and the tail flushed, so it lines up with the
+        input) and the per-buffer pitch, confidence and target."""
+        scale = music.parse_scale(scale)
         detector = Stream(self.detector)
+        if self.smoother is not None:
+            self.smoother.reset()
         corrector = Stream(self.corrector)
         size = corrector.buffer_size
         n = int(np.ceil((len(audio) + self.latency) / size))
@@ -71,7 +86,9 @@ class Autotune:
         def controls(i: int, buffer: np.ndarray) -> dict[str, np.ndarray]:
             found = detector.process(buffer)
             pitch[i], confidence[i] = float(found[DETECTOR.PITCH][0]), float(found[DETECTOR.CONFIDENCE][0])
-            target[i] = scale_targets(pitch[i], confidence[i], key, scale)
+            if self.smoother is not None:
+                pitch[i], confidence[i] = self.smoother.step(pitch[i], confidence[i])
+            target[i] = scale_targets(pitch[i], confidence[i], key, scale, a4)
             feeds = {
                 CORRECTOR.TARGET_PITCH: np.array([[target[i]]], np.float32),
                 CORRECTOR.CORRECTION_STRENGTH: np.array([[strength]], np.float32),

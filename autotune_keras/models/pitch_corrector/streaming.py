@@ -35,8 +35,9 @@ import math
 import tensorflow as tf
 
 from autotune_keras import contract
+from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
 from autotune_keras.models.pitch_corrector.core import CorrectorConfig, interpolate, refine_period
-from autotune_keras.models.pitch_detector.network import DetectorConfig, decode_pitch, network_inputs
+from autotune_keras.models.pitch_detector.network import DetectorConfig, calibrated_confidence, decode_pitch, network_inputs
 
 
 class StreamingCorrector(tf.Module):
@@ -51,6 +52,7 @@ class StreamingCorrector(tf.Module):
         detector_cfg: DetectorConfig,
         cfg: CorrectorConfig | None = None,
         envelope_taps: tf.Variable | None = None,
+        calibration: tuple[float, float] = (1.0, 0.0),
     ):
         super().__init__(name="pitch_corrector")
         self.network = detector_network
@@ -65,6 +67,7 @@ class StreamingCorrector(tf.Module):
         if envelope_taps.shape != (self.cfg.envelope_taps,):
             raise ValueError(f"envelope_taps: expected shape ({self.cfg.envelope_taps},), got {tuple(envelope_taps.shape)}")
         self.envelope_taps = envelope_taps
+        self.calibration = calibration  # the detector's confidence calibration (Platt a, b)
 
     def envelope_residual(self, window: tf.Tensor) -> tf.Tensor:
         """The learned FIR applied to ``window`` [b, W] (same length, zero-padded at the ends)."""
@@ -80,7 +83,7 @@ class StreamingCorrector(tf.Module):
         """Pitch (Hz) and confidence of the newest buffer in ``window``."""
         recent = window[:, -self.detector_cfg.window_samples :]
         outputs = self.network(network_inputs(recent, self.detector_cfg), training=False)
-        return decode_pitch(outputs["pitch_logits"], self.detector_cfg), tf.sigmoid(outputs["voicing_logit"])
+        return decode_pitch(outputs["pitch_logits"], self.detector_cfg), calibrated_confidence(outputs["voicing_logit"], self.calibration)
 
     def __call__(
         self,
@@ -92,6 +95,11 @@ class StreamingCorrector(tf.Module):
         log2_ratio: tf.Tensor,
     ) -> dict[str, tf.Tensor]:
         cfg, n = self.cfg, contract.BUFFER_SIZE
+        # non-finite input is silence (no correction, confidence 0); state never carries it on
+        audio_buffer, finite = silence_non_finite_rows(audio_buffer)
+        audio_state, read_offset, log2_ratio = finite_or_zero(audio_state), finite_or_zero(read_offset), finite_or_zero(log2_ratio)
+        target_pitch = tf.where(finite, finite_or_zero(target_pitch), tf.zeros_like(target_pitch))
+        correction_strength = finite_or_zero(correction_strength)
         read_delay = read_offset + float(cfg.start_delay)
         ratio = tf.exp(log2_ratio * math.log(2.0))
         names = contract.PitchCorrectorTensors
@@ -137,7 +145,7 @@ class StreamingCorrector(tf.Module):
         corrected = gain * new + (1.0 - gain) * old
         return {
             names.CORRECTED_AUDIO: corrected,
-            names.CONFIDENCE: confidence,
+            names.CONFIDENCE: tf.where(finite, confidence, tf.zeros_like(confidence)),
             contract.state_output(names.AUDIO_STATE): window[:, n:],
             contract.state_output(names.READ_OFFSET): end_delay + shift - float(cfg.start_delay),
             contract.state_output(names.LOG2_RATIO): tf.math.log(wanted) / math.log(2.0),

@@ -89,7 +89,7 @@ class CorrectorTrainer(keras.Model):
         inner = qat_net or float_net  # the network the exported corrector runs
         inner.trainable = False
         self.inner = inner
-        self.corrector = StreamingCorrector(inner, self.detector_cfg, exp.model, envelope_taps=self.taps)
+        self.corrector = StreamingCorrector(inner, self.detector_cfg, exp.model, envelope_taps=self.taps, calibration=detector_run.calibration)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", *TERMS)}
         self.built = True  # every weight exists now (BackupAndRestore restores before the first step)
 

@@ -38,8 +38,8 @@ def export_spec(run: DetectorRun) -> ExportSpec:
         representative = [_split(w[None, :], cfg.context_samples) for w in calibration]
     return ExportSpec(
         signature=contract.PITCH_DETECTOR,
-        float_module=StreamingDetector(run.float_net, cfg),
-        int8_module=StreamingDetector(run.qat_net or run.float_net, cfg),
+        float_module=StreamingDetector(run.float_net, cfg, run.calibration),
+        int8_module=StreamingDetector(run.qat_net or run.float_net, cfg, run.calibration),
         feeds=_split(windows, cfg.context_samples),
         float_tolerance=FLOAT_TOLERANCE,
         int8_tolerance=INT8_TOLERANCE,
@@ -61,6 +61,7 @@ def export_spec(run: DetectorRun) -> ExportSpec:
             "context_samples": cfg.context_samples,
             "n_harmonics": cfg.n_harmonics,
             "pitch_bins": cfg.n_bins,
+            "confidence_calibration": {"a": run.calibration[0], "b": run.calibration[1]},
             "config": to_dict(cfg),
         },
     )

@@ -167,3 +167,10 @@ def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     true_cents = 1200.0 * tf.math.log(safe / 10.0)[:, None] / math.log(2.0)
     target = tf.exp(-tf.square(cents[None, :] - true_cents) / (2.0 * cfg.target_sigma_cents**2))
     return target * tf.cast(f0_hz > 0, tf.float32)[:, None]
+
+
+def calibrated_confidence(voicing_logit: tf.Tensor, calibration: tuple[float, float] = (1.0, 0.0)) -> tf.Tensor:
+    """Confidence from the voicing logit with Platt scaling ``(a, b)``: sigmoid(a * logit + b),
+    fitted so that a confidence c is right (voiced, within 50 cents) with probability c."""
+    a, b = calibration
+    return tf.sigmoid(float(a) * voicing_logit + float(b))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from autotune_keras.models.pitch_detector import network
-from autotune_keras.models.pitch_detector.training import FLOAT_WEIGHTS, QAT_WEIGHTS, DetectorExperiment
+from autotune_keras.models.pitch_detector.training import CALIBRATION_FILE, FLOAT_WEIGHTS, QAT_WEIGHTS, DetectorExperiment
 from autotune_keras.tfk import keras
-from autotune_keras.training import CONFIG_FILE, RunFolder, load_experiment
+from autotune_keras.training import CONFIG_FILE, RunFolder, load_experiment, load_weights
 
 
 @dataclass
@@ -19,6 +20,7 @@ class DetectorRun:
     experiment: DetectorExperiment
     float_net: keras.Model
     qat_net: keras.Model | None
+    calibration: tuple[float, float] = (1.0, 0.0)  # Platt (a, b) of the confidence; none fitted: identity
 
 
 def load_run(run_dir: str | Path) -> DetectorRun:
@@ -27,11 +29,15 @@ def load_run(run_dir: str | Path) -> DetectorRun:
     hint = "train first: python -m autotune_keras.train --config configs/pitch_detector.yaml"
     exp = load_experiment(DetectorExperiment, run.require(CONFIG_FILE, hint))
     float_net = network.build_network(exp.model)
-    float_net.load_weights(str(run.require(FLOAT_WEIGHTS, hint)))
+    load_weights(float_net, run.require(FLOAT_WEIGHTS, hint))
     qat_net = None
     if (run.path / QAT_WEIGHTS).is_file():
         from autotune_keras.quantize import quantize_aware
 
         qat_net = quantize_aware(network.build_network(exp.model))
-        qat_net.load_weights(str(run.path / QAT_WEIGHTS))
-    return DetectorRun(run.path, exp, float_net, qat_net)
+        load_weights(qat_net, run.path / QAT_WEIGHTS)
+    calibration = (1.0, 0.0)
+    if (run.path / CALIBRATION_FILE).is_file():
+        fitted = json.loads((run.path / CALIBRATION_FILE).read_text())
+        calibration = (float(fitted["a"]), float(fitted["b"]))
+    return DetectorRun(run.path, exp, float_net, qat_net, calibration)

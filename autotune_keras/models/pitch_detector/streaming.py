@@ -1,12 +1,14 @@
 """The engine-facing pitch detector: the network behind the contract's streaming signature, with
-the last ``context`` samples carried as an explicit state tensor."""
+the last ``context`` samples carried as an explicit state tensor. A buffer holding NaN or Inf is
+heard as silence: confidence 0 for it, and the state stays finite, so the next buffer is right."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
 from autotune_keras import contract
-from autotune_keras.models.pitch_detector.network import DetectorConfig, decode_pitch, network_inputs
+from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
+from autotune_keras.models.pitch_detector.network import DetectorConfig, calibrated_confidence, decode_pitch, network_inputs
 from autotune_keras.tfk import keras
 
 
@@ -17,18 +19,21 @@ class StreamingDetector(tf.Module):
     STATE_IN = contract.PitchDetectorTensors.AUDIO_STATE
     STATE_OUT = contract.state_output(STATE_IN)
 
-    def __init__(self, network: keras.Model, cfg: DetectorConfig):
+    def __init__(self, network: keras.Model, cfg: DetectorConfig, calibration: tuple[float, float] = (1.0, 0.0)):
         super().__init__(name="pitch_detector")
         self.network = network
         self.cfg = cfg
+        self.calibration = calibration  # confidence = sigmoid(a * voicing logit + b)
 
     def __call__(self, audio_buffer: tf.Tensor, audio_state: tf.Tensor) -> dict[str, tf.Tensor]:
         names = contract.PitchDetectorTensors
-        window = tf.concat([audio_state, audio_buffer], axis=1)
+        audio_buffer, finite = silence_non_finite_rows(audio_buffer)
+        window = tf.concat([finite_or_zero(audio_state), audio_buffer], axis=1)
         outputs = self.network(network_inputs(window, self.cfg), training=False)
+        confidence = calibrated_confidence(outputs["voicing_logit"], self.calibration)
         return {
             names.PITCH: decode_pitch(outputs["pitch_logits"], self.cfg),
-            names.CONFIDENCE: tf.sigmoid(outputs["voicing_logit"]),
+            names.CONFIDENCE: tf.where(finite, confidence, tf.zeros_like(confidence)),
             names.HARMONICS: outputs["harmonics"],
             self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
         }

@@ -10,6 +10,7 @@ started again with the same command resumes (Keras BackupAndRestore). Writes to 
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,18 +18,29 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from autotune_keras import contract
-from autotune_keras.config import DatasetConfig, PipelineConfig, QATConfig, TrainConfig, load, to_dict
+from autotune_keras import contract, losses
+from autotune_keras.config import DatasetConfig, PipelineConfig, QATConfig, TrainConfig, _ranged, load, to_dict
 from autotune_keras.data.pipeline import make_dataset, read_manifest
 from autotune_keras.evaluation import clips as held_out
 from autotune_keras.evaluation.pitch_metrics import SUMMARY_KEYS, pitch_metrics
+from autotune_keras.files import atomic_write_text
 from autotune_keras.models.pitch_detector import network as detector
 from autotune_keras.tfk import keras
-from autotune_keras.training import RunFolder, keras_callbacks
+from autotune_keras.training import RunFolder, keras_callbacks, load_weights
 
 N_HARMONIC_WINDOW = 1024
 FLOAT_WEIGHTS = "float.weights.h5"
+CALIBRATION_FILE = "calibration.json"
 QAT_WEIGHTS = "qat.weights.h5"
+
+
+@dataclass
+class DetectorLoss:
+    """Weights of the detector's loss terms."""
+
+    voicing: float = _ranged(0.3, 0.0)
+    harmonics: float = _ranged(0.1, 0.0)
+    octave: float = _ranged(0.5, 0.0)  # extra cost of probability an octave or a twelfth away
 
 
 @dataclass
@@ -39,6 +51,7 @@ class DetectorExperiment:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     model: detector.DetectorConfig = field(default_factory=detector.DetectorConfig)
+    loss: DetectorLoss = field(default_factory=DetectorLoss)
     train: TrainConfig = field(default_factory=TrainConfig)
     qat: QATConfig = field(default_factory=QATConfig)
 
@@ -85,13 +98,13 @@ def detector_io(batch: dict, cfg: detector.DetectorConfig, hop: int):
 
 
 def datasets(exp: DetectorExperiment):
-    """Training and validation datasets of (x, y, weights), built from the configured records."""
-    records = Path(exp.pipeline.records)
-    if not (records / "manifest.json").is_file():
-        from autotune_keras.data.build import build_dataset
+    """Training and validation datasets of (x, y, weights), from the configured records (the
+    project's default folders are built first when missing)."""
+    from autotune_keras.data.build import ensure_dataset
 
-        print(f"{records} not found: building the synthetic default dataset first")
-        build_dataset("synthetic", records, exp.dataset)
+    for folder in (exp.pipeline.records, *exp.pipeline.mix):
+        ensure_dataset(folder, exp.dataset)
+    records = Path(exp.pipeline.records)
     hop = int(read_manifest(records)["label_hop"])
     window = exp.model.window_samples
     pipeline = load(PipelineConfig, None, overrides=to_dict(exp.pipeline) | {"window_samples": window, "with_targets": False})
@@ -100,16 +113,16 @@ def datasets(exp: DetectorExperiment):
     return train.prefetch(tf.data.AUTOTUNE), validation.repeat()
 
 
-def compile_network(network: keras.Model, learning_rate) -> None:
-    """Adam; BCE on pitch bins (CREPE) and voicing, MSE on harmonics."""
+def compile_network(network: keras.Model, learning_rate, exp: DetectorExperiment) -> None:
+    """Adam; BCE on pitch bins (CREPE) with an octave penalty, BCE on voicing, MSE on harmonics."""
     network.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss={
-            "pitch_logits": keras.losses.BinaryCrossentropy(from_logits=True),
+            "pitch_logits": losses.pitch_bin_loss(exp.loss.octave, 1.0 / exp.model.cents_per_bin),
             "voicing_logit": keras.losses.BinaryCrossentropy(from_logits=True),
             "harmonics": keras.losses.MeanSquaredError(),
         },
-        loss_weights={"pitch_logits": 1.0, "voicing_logit": 0.3, "harmonics": 0.1},
+        loss_weights={"pitch_logits": 1.0, "voicing_logit": exp.loss.voicing, "harmonics": exp.loss.harmonics},
     )
 
 
@@ -120,22 +133,50 @@ def decode_numpy(outputs: dict, cfg: detector.DetectorConfig) -> tuple[np.ndarra
     return pitch, confidence
 
 
+def validation_arrays(validation, steps: int, cfg: detector.DetectorConfig) -> tuple[dict, np.ndarray, np.ndarray]:
+    """``steps`` fixed validation batches as (network inputs, reference Hz, reference voicing)."""
+    batches = list(validation.take(steps))
+    x = {key: np.concatenate([b[0][key].numpy() for b in batches]) for key in batches[0][0]}
+    targets = np.concatenate([b[1]["pitch_logits"].numpy() for b in batches])
+    voiced = np.concatenate([b[1]["voicing_logit"].numpy()[:, 0] for b in batches]) > 0.5
+    cents = cfg.bin_cents()
+    # exact labels: the bin argmax is only 20-cent accurate, so recover f0 from the Gaussian
+    weights = targets * (np.abs(np.arange(len(cents))[None, :] - np.argmax(targets, axis=1)[:, None]) <= 2)
+    exact_cents = (weights * cents).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return x, np.where(voiced, 10.0 * 2 ** (exact_cents / 1200.0), 0.0), voiced
+
+
+def fit_calibration(network: keras.Model, validation, exp: DetectorExperiment) -> dict:
+    """Platt scaling of the voicing logit on validation windows: (a, b) such that
+    sigmoid(a * logit + b) is the probability the detection is right (voiced, within 50 cents);
+    with the expected calibration error before and after."""
+    from scipy.optimize import minimize
+
+    from autotune_keras.evaluation.pitch_metrics import calibration, detection_correct
+
+    x, ref_hz, voiced = validation_arrays(validation, exp.train.validation_steps, exp.model)
+    outputs = network.predict(x, batch_size=256, verbose=0)
+    logit = np.asarray(outputs["voicing_logit"], np.float64)[:, 0]
+    pitch, _ = decode_numpy(outputs, exp.model)
+    correct = detection_correct(ref_hz, voiced, pitch).astype(np.float64)
+
+    def loss(params: np.ndarray) -> float:
+        z = params[0] * logit + params[1]
+        return float(np.mean(np.logaddexp(0.0, z) - correct * z))  # binary cross-entropy
+
+    a, b = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead").x
+    before = calibration(1 / (1 + np.exp(-logit)), correct)["ece"]
+    after = calibration(1 / (1 + np.exp(-(a * logit + b))), correct)["ece"]
+    return {"a": float(a), "b": float(b), "ece_before": before, "ece_after": after, "frames": len(logit)}
+
+
 class PitchMetrics(keras.callbacks.Callback):
     """Each epoch: mir_eval RPA / RCA / voicing on fixed validation windows, added to the logs
     (so TensorBoard records them), and an image of predicted vs true contours on whole clips."""
 
     def __init__(self, validation, steps: int, cfg: detector.DetectorConfig, clips: list[dict], log_dir: Path):
         super().__init__()
-        batches = list(validation.take(steps))
-        self.x = {key: np.concatenate([b[0][key].numpy() for b in batches]) for key in batches[0][0]}
-        targets = np.concatenate([b[1]["pitch_logits"].numpy() for b in batches])
-        self.voiced = np.concatenate([b[1]["voicing_logit"].numpy()[:, 0] for b in batches]) > 0.5
-        cents = cfg.bin_cents()
-        self.ref_hz = np.where(self.voiced, 10.0 * 2 ** (cents[np.argmax(targets, axis=1)] / 1200.0), 0.0)
-        # exact labels: the bin argmax is only 20-cent accurate, so recover f0 from the Gaussian
-        weights = targets * (np.abs(np.arange(len(cents))[None, :] - np.argmax(targets, axis=1)[:, None]) <= 2)
-        exact_cents = (weights * cents).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        self.ref_hz = np.where(self.voiced, 10.0 * 2 ** (exact_cents / 1200.0), 0.0)
+        self.x, self.ref_hz, self.voiced = validation_arrays(validation, steps, cfg)
         self.cfg = cfg
         self.clips = clips
         self.writer = tf.summary.create_file_writer(str(log_dir / "contours"))
@@ -238,20 +279,31 @@ def train(exp: DetectorExperiment) -> Path:
         schedule = keras.optimizers.schedules.CosineDecay(
             exp.train.learning_rate, exp.train.lr_decay_epochs * exp.train.steps_per_epoch, alpha=0.05
         )
-        compile_network(network, schedule)
+        compile_network(network, schedule, exp)
         _fit(network, exp, train_ds, validation, "float", exp.train.epochs, exp.train.steps_per_epoch)
         network.save_weights(str(run.path / FLOAT_WEIGHTS))
         run.mark_done("float")
     else:
-        network.load_weights(str(run.path / FLOAT_WEIGHTS))
+        load_weights(network, run.path / FLOAT_WEIGHTS)
     if exp.qat.enabled and not run.done("qat"):
         from autotune_keras.quantize import quantize_aware
 
         qat_network = quantize_aware(network)
-        compile_network(qat_network, exp.qat.learning_rate)
+        compile_network(qat_network, exp.qat.learning_rate, exp)
         _fit(qat_network, exp, train_ds, validation, "qat", exp.qat.epochs, exp.qat.steps_per_epoch)
         qat_network.save_weights(str(run.path / QAT_WEIGHTS))
         run.mark_done("qat")
+    if not run.done("calibration"):
+        final = network
+        if exp.qat.enabled:
+            from autotune_keras.quantize import quantize_aware
+
+            final = quantize_aware(detector.build_network(exp.model))
+            load_weights(final, run.path / QAT_WEIGHTS)
+        fitted = fit_calibration(final, validation, exp)
+        atomic_write_text(run.path / CALIBRATION_FILE, json.dumps(fitted, indent=1) + "\n")
+        print(f"confidence calibrated: ECE {fitted['ece_before']:.3f} -> {fitted['ece_after']:.3f} on {fitted['frames']} validation windows")
+        run.mark_done("calibration")
     print(f"done: {run.path} (TensorBoard: tensorboard --logdir {run.path / 'logs'})")
     print(f"export: python -m autotune_keras.export --checkpoint {run.path} --out saved_models/pitch_detector")
     return run.path

@@ -1,0 +1,204 @@
+"""Timing models scored on phrases played off the grid, against their on-grid twins.
+
+* Onset deviation from the grid, score-informed: for every grid line a note belongs to, the attack
+  found near it (the onset-strength peak within 0.45 of a grid step) in the output, minus the
+  attack found the same way in the on-grid twin (whose attack is on the line: the estimator's own
+  lag cancels). RMS and median, for the input, the model and the baseline.
+* Notes played on the grid (within 1 ms): how far the output moved them.
+* Blind onset F-measure at 50 ms (mir_eval.onset) of librosa's onsets against the grid onsets,
+  and how many onsets were found (no note may be lost).
+* Pitch preservation: median |cents| between the output's pYIN pitch and the on-grid twin's.
+* Clicks at the model's 2048-sample call boundaries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from autotune_keras import contract
+from autotune_keras.evaluation.clips import TimingClip
+
+SR = contract.SAMPLE_RATE
+ONSET_HOP = 64  # 1.45 ms
+ON_GRID = int(0.001 * SR)
+
+
+def attacks_near(audio: np.ndarray, lines: np.ndarray, reach: float) -> np.ndarray:
+    """Sample position of the strongest attack within ``reach`` samples of each line (NaN if
+    there is no onset energy there)."""
+    import librosa
+
+    envelope = librosa.onset.onset_strength(y=np.asarray(audio, np.float32), sr=SR, hop_length=ONSET_HOP)
+    out = np.full(len(lines), np.nan)
+    for i, line in enumerate(lines):
+        lo, hi = int(max(0, (line - reach) // ONSET_HOP)), int(min(len(envelope), (line + reach) // ONSET_HOP + 1))
+        if hi > lo and envelope[lo:hi].max() > 0:
+            out[i] = (lo + int(np.argmax(envelope[lo:hi]))) * ONSET_HOP
+    return out
+
+
+def _lines(clip: TimingClip) -> np.ndarray:
+    return np.unique(clip.grid_onsets[(clip.grid_onsets > 0) & (clip.grid_onsets < len(clip.audio) - SR // 20)])
+
+
+def deviations(clip: TimingClip, audio: np.ndarray) -> np.ndarray:
+    """Per grid line: how far (samples) the attack in ``audio`` is from where the on-grid twin has it."""
+    step, _ = clip.grid()
+    lines = _lines(clip)
+    return attacks_near(audio, lines, 0.45 * step) - attacks_near(clip.grid_audio, lines, 0.45 * step)
+
+
+def played_on_grid(clip: TimingClip) -> np.ndarray:
+    """Per grid line: was its note played on it (within 1 ms)?"""
+    lines = _lines(clip)
+    return np.array([np.any(np.abs(clip.onsets - line) <= ON_GRID) for line in lines], bool)
+
+
+def blind_onsets(clip: TimingClip, audio: np.ndarray) -> tuple[float, int]:
+    """(F-measure at 50 ms of librosa's onsets against the grid onsets, onsets found)."""
+    import librosa
+    import mir_eval
+
+    found = librosa.onset.onset_detect(y=np.asarray(audio, np.float32), sr=SR, hop_length=256, units="time", backtrack=True)
+    reference = _lines(clip) / SR
+    if len(reference) == 0:
+        return float("nan"), len(found)
+    return float(mir_eval.onset.f_measure(reference, found, window=0.05)[0]), len(found)
+
+
+def pitch_change_cents(clip: TimingClip, audio: np.ndarray) -> float:
+    """Median |cents| between the output's pitch and the on-grid twin's, where both are voiced
+    (NaN for audio with no pitch, such as drums)."""
+    from autotune_keras.evaluation.audio_metrics import pyin_pitch
+
+    _, a = pyin_pitch(audio)
+    _, b = pyin_pitch(clip.grid_audio)
+    both = (a > 0) & (b > 0)
+    if both.sum() < 5:
+        return float("nan")
+    return float(np.median(np.abs(1200 * np.log2(a[both] / b[both]))))
+
+
+def streamed_scores(retimer, clips: list[TimingClip]) -> tuple[dict, list[np.ndarray]]:
+    """Quick scores of a retimer on clips (for training): waveform MSE and multi-resolution STFT
+    against the on-grid twin, RMS onset deviation from the grid (ms)."""
+    from autotune_keras.evaluation.audio_metrics import mr_stft_distance
+
+    outputs, errors, mse, stft = [], [], [], []
+    for clip in clips:
+        step, phase = clip.grid()
+        out = retimer.run(clip.audio, clip.tempo, 0.25, phase)["audio"]
+        outputs.append(out)
+        errors.append(deviations(clip, out))
+        mse.append(float(np.mean((out - clip.grid_audio) ** 2)))
+        stft.append(mr_stft_distance(out, clip.grid_audio))
+    dev = np.concatenate(errors) if errors else np.zeros(0)
+    dev = dev[np.isfinite(dev)]
+    return {
+        "onset_deviation_ms": float(np.sqrt(np.mean(dev**2)) / SR * 1e3) if len(dev) else float("nan"),
+        "waveform": float(np.mean(mse)) if mse else float("nan"),
+        "mr_stft": float(np.mean(stft)) if stft else float("nan"),
+    }, outputs
+
+
+def score_system(clips: list[TimingClip], outputs: list[np.ndarray]) -> dict:
+    """Every timing figure of one system's outputs over the clips (input included as a system)."""
+    from autotune_keras.evaluation.audio_metrics import edge_jumps
+
+    dev, moved, f_values, found, pitch, clicks = [], [], [], [], [], 0
+    for clip, out in zip(clips, outputs, strict=True):
+        d = deviations(clip, out)
+        dev.append(d)
+        on_grid = played_on_grid(clip)
+        if on_grid.any():
+            step, _ = clip.grid()
+            lines = _lines(clip)[on_grid]
+            moved.append(attacks_near(out, lines, 0.45 * step) - attacks_near(clip.audio, lines, 0.45 * step))
+        f, count = blind_onsets(clip, out)
+        f_values.append(f)
+        found.append(count)
+        pitch.append(pitch_change_cents(clip, out))
+        edge, inside = edge_jumps(out[:-2048], contract.TIMING_SEQUENCE_SIZE)
+        clicks += int(edge > inside)
+    d = np.concatenate(dev) if dev else np.zeros(0)
+    d = np.abs(d[np.isfinite(d)]) / SR * 1e3
+    m = np.concatenate(moved) if moved else np.zeros(0)
+    m = np.abs(m[np.isfinite(m)]) / SR * 1e3
+    return {
+        "clips": len(clips),
+        "notes": int(len(d)),
+        "onset_deviation_rms_ms": float(np.sqrt(np.mean(d**2))) if len(d) else float("nan"),
+        "onset_deviation_median_ms": float(np.median(d)) if len(d) else float("nan"),
+        "on_grid_notes": int(len(m)),
+        "on_grid_moved_max_ms": float(m.max()) if len(m) else float("nan"),
+        "on_grid_moved_median_ms": float(np.median(m)) if len(m) else float("nan"),
+        "onset_f_measure": float(np.nanmean(f_values)),
+        "onsets_found": int(np.sum(found)),
+        "pitch_change_cents": float(np.nanmedian(pitch)) if np.isfinite(pitch).any() else float("nan"),
+        "clicks": clicks,
+    }
+
+
+ROWS = [
+    ("onset deviation from the grid, RMS (ms)", "onset_deviation_rms_ms", "{:.2f}"),
+    ("onset deviation from the grid, median (ms)", "onset_deviation_median_ms", "{:.2f}"),
+    ("notes played on the grid: moved at most / median (ms)", None, None),
+    ("blind onset F-measure at 50 ms (mir_eval)", "onset_f_measure", "{:.4f}"),
+    ("onsets found (librosa)", "onsets_found", "{}"),
+    ("pitch change against the on-grid render, median |cents|", "pitch_change_cents", "{:.2f}"),
+    ("clips with a click at a call boundary", "clicks", "{}"),
+]
+
+
+def evaluate_timing(systems: dict[str, Callable[[TimingClip], np.ndarray]], clips: list[TimingClip], out: Path, data_label: str) -> dict:
+    """Score each system (label -> ``run(clip) -> output``; the input itself first) on the clips,
+    overall and per instrument family; write evaluation.json, report.md and onsets.png."""
+    from tqdm import tqdm
+
+    outputs = {label: [run(clip) for clip in tqdm(clips, desc=label, unit="clip", leave=False)] for label, run in systems.items()}
+    results = {label: score_system(clips, outs) for label, outs in outputs.items()}
+    families = sorted({clip.family for clip in clips})
+    for label, outs in outputs.items():
+        results[label]["by_family"] = {
+            family: score_system([c for c in clips if c.family == family], [o for c, o in zip(clips, outs, strict=True) if c.family == family])
+            for family in families
+        }
+    first_input = next(iter(results.values()))
+    for scores in results.values():
+        scores["rms_reduction"] = 1.0 - scores["onset_deviation_rms_ms"] / first_input["onset_deviation_rms_ms"]
+    from autotune_keras.evaluation import plots
+
+    shown = []
+    for i, clip in enumerate(clips[:4]):
+        lines, reach = _lines(clip), 0.45 * clip.grid()[0]
+        shown.append((clip.name, lines, {label: attacks_near(outs[i], lines, reach) for label, outs in outputs.items()}))
+    plots.onsets_against_grid(out / "onsets.png", shown)
+    names = list(results)
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Data: {data_label}. Each system streamed as an engine runs it; outputs scored against the on-grid twins.",
+        "",
+        "| metric | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for label, key, fmt in ROWS:
+        if key is None:
+            cells = [f"{results[n]['on_grid_moved_max_ms']:.2f} / {results[n]['on_grid_moved_median_ms']:.2f}" for n in names]
+        else:
+            cells = [fmt.format(results[n][key]) for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| RMS deviation reduction against the input | " + " | ".join(f"{results[n]['rms_reduction'] * 100:.1f} %" for n in names) + " |")
+    lines += ["", "| family | clips | " + " | ".join(f"`{n}` RMS / median (ms)" for n in names) + " |", "|---|---|" + "---|" * len(names)]
+    for family in families:
+        cells = [f"{results[n]['by_family'][family]['onset_deviation_rms_ms']:.2f} / {results[n]['by_family'][family]['onset_deviation_median_ms']:.2f}" for n in names]
+        lines.append(f"| {family} | {results[names[0]]['by_family'][family]['clips']} | " + " | ".join(cells) + " |")
+    lines += ["", "![onsets.png](onsets.png)", ""]
+    summary = {"data": data_label, "models": results}
+    (out / "evaluation.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
+    (out / "report.md").write_text("\n".join(lines))
+    return {"out": str(out), **summary}

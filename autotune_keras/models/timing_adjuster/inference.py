@@ -1,0 +1,56 @@
+"""Retiming a whole signal as an engine would: 2048-sample sequences through the timing model,
+each with the grid's phase at its first sample, and the model's latency taken back out so the
+output lines up with the input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autotune_keras import contract
+from autotune_keras.engine.stream import stream
+
+NAMES = contract.TimingTensors
+
+
+def grid_step_samples(tempo: float, step_beats: float) -> float:
+    """Samples between grid lines."""
+    return 60.0 / tempo * step_beats * contract.SAMPLE_RATE
+
+
+def estimate_phase(audio: np.ndarray, tempo: float, step_beats: float) -> float:
+    """The grid's phase at the first sample (in steps, 0..1) that best fits the audio's onsets:
+    the circular mean of their positions between grid lines, weighted by their strength."""
+    import librosa
+
+    envelope = librosa.onset.onset_strength(y=np.asarray(audio, np.float32), sr=contract.SAMPLE_RATE, hop_length=64)
+    peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=contract.SAMPLE_RATE, hop_length=64, units="frames")
+    if len(peaks) == 0:
+        return 0.0
+    where = peaks * 64 / grid_step_samples(tempo, step_beats)
+    angle = np.angle(np.sum(envelope[peaks] * np.exp(2j * np.pi * where)))
+    return float((-angle / (2 * np.pi)) % 1.0)
+
+
+class Retimer:
+    """A timing model streamed over whole signals."""
+
+    def __init__(self, runner, latency: int):
+        self.runner, self.latency = runner, int(latency)
+
+    def run(self, audio: np.ndarray, tempo: float, step_beats: float, phase: float, strength: float = 1.0,
+            progress: bool = False) -> dict:  # fmt: skip
+        """Move ``audio``'s onsets towards the grid (``tempo`` BPM, a line every ``step_beats``
+        beats, ``phase`` steps after the first sample); returns the output (as long as the input,
+        latency removed) and the per-call timing confidence."""
+        sequence = self.runner.signature.buffer_size
+        step = grid_step_samples(tempo, step_beats)
+        tempo_feed = np.array([[tempo]], np.float32)
+
+        def controls(i: int, _buffer: np.ndarray) -> dict[str, np.ndarray]:
+            at = (phase + i * sequence / step) % 1.0
+            return {NAMES.TARGET_TEMPO: tempo_feed, NAMES.MUSICAL_CONTEXT: np.array([[step_beats, at, strength]], np.float32)}
+
+        padded = np.concatenate([np.asarray(audio, np.float32), np.zeros(self.latency + sequence, np.float32)])
+        result = stream(self.runner, padded, controls, progress="retime" if progress else None)
+        out = result.outputs[NAMES.ADJUSTED_AUDIO].reshape(-1)
+        return {"audio": out[self.latency : self.latency + len(audio)], "confidence": result.outputs[NAMES.TIMING_CONFIDENCE].reshape(-1)}

@@ -1,0 +1,116 @@
+"""TimingAdjustmentNet's onset network: where notes start in the audio the model has just heard.
+
+Each call the model hears its newest ``window`` samples as log band energies per 128-sample hop
+(an STFT and a fixed mel matrix, float), and a small convolutional stack (INT8) gives an onset
+logit for each of the 16 hops it analyses: the 2048 samples that end ``lookahead`` samples before
+the newest one (an attack needs a little of what follows it to be heard as one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from autotune_keras import contract
+from autotune_keras.tfk import keras
+
+
+@dataclass
+class TimingConfig:
+    """The onset network and the time-warp around it (all in samples at 44.1 kHz)."""
+
+    window_samples: int = 4096  # audio the onset network hears each call
+    hop: int = 128  # onset frames
+    n_fft: int = 512
+    bands: int = 48
+    filters: int = 32
+    kernel: int = 5
+    layers: int = 3
+    lookahead: int = 512  # samples after the analysed hops
+    onset_threshold: float = 0.5
+    min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
+    max_shift: int = 4096  # the largest move (93 ms); the latency is set by it
+    hold: int = 1024  # after an attack the read head plays on untouched this long (23 ms)
+    guard: int = 256  # nor does it jump this close before the next attack
+    crossfade: int = 256
+    search: int = 64  # a jump goes to the best-matching lag within +- this of the wanted one (WSOLA)
+    match: int = 256  # samples compared to find it
+    on_grid_tolerance: int = 66  # a shift under this (1.5 ms) is no shift: notes on the grid stay put
+
+    @property
+    def sequence(self) -> int:
+        return contract.TIMING_SEQUENCE_SIZE
+
+    @property
+    def frames(self) -> int:
+        return self.window_samples // self.hop
+
+    @property
+    def analysed_frames(self) -> int:
+        return self.sequence // self.hop
+
+    @property
+    def first_analysed(self) -> int:
+        """Index of the first analysed frame in the window."""
+        return (self.window_samples - self.lookahead - self.sequence) // self.hop
+
+    @property
+    def min_delay(self) -> int:
+        """The read head stays this far behind the write head at least: every onset it reaches
+        was analysed a call earlier, and can still be planned for."""
+        return self.lookahead + self.sequence + self.guard
+
+    @property
+    def latency_samples(self) -> int:
+        """The delay of audio that is not moved."""
+        return self.min_delay + self.max_shift
+
+    @property
+    def max_delay(self) -> int:
+        return self.latency_samples + self.max_shift
+
+    @property
+    def history_samples(self) -> int:
+        """The delay line kept in the state."""
+        need = self.max_delay + self.sequence + self.search + self.crossfade + self.match
+        return int(math.ceil(need / self.sequence) * self.sequence)
+
+
+def mel_matrix(cfg: TimingConfig) -> np.ndarray:
+    """[fft bins, bands] mel filterbank (librosa's), 40 Hz-16 kHz."""
+    import librosa
+
+    return librosa.filters.mel(sr=contract.SAMPLE_RATE, n_fft=cfg.n_fft, n_mels=cfg.bands, fmin=40.0, fmax=16000.0).T.astype(np.float32)
+
+
+def onset_features(window: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """[b, W] audio -> [b, frames, bands] log band energies, frame k ending with hop k (so an
+    attack at hop k first shows in frame k), level-normalised per window."""
+    padded = tf.pad(window, [[0, 0], [cfg.n_fft - cfg.hop, 0]])
+    frames = tf.signal.frame(padded, cfg.n_fft, cfg.hop) * tf.signal.hann_window(cfg.n_fft)
+    count = frames.shape[1]
+    # a rank-2 rfft + abs is what both TFLite and tf2onnx convert (tf2onnx has no rank-3 ComplexAbs)
+    magnitude = tf.abs(tf.signal.rfft(tf.reshape(frames, [-1, cfg.n_fft]), fft_length=[cfg.n_fft]))
+    power = tf.reshape(tf.square(magnitude), [-1, count, cfg.n_fft // 2 + 1])
+    energy = tf.matmul(power, tf.constant(mel_matrix(cfg)))
+    log_energy = tf.math.log(energy + 1e-8)
+    return log_energy - tf.reduce_max(log_energy, axis=[1, 2], keepdims=True)
+
+
+def build_network(cfg: TimingConfig) -> keras.Model:
+    """Band energies [b, frames, bands] -> onset logits [b, analysed frames]."""
+    features = keras.Input((cfg.frames, cfg.bands), name="features")
+    x = keras.layers.Reshape((1, cfg.frames, cfg.bands), name="frames")(features)
+    for i in range(cfg.layers):
+        x = keras.layers.Conv2D(cfg.filters, (1, cfg.kernel), padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = keras.layers.BatchNormalization(name=f"conv{i + 1}_bn")(x)
+        x = keras.layers.ReLU(name=f"conv{i + 1}_relu")(x)
+    x = keras.layers.Conv2D(1, (1, 1), name="onset")(x)
+    x = keras.layers.Reshape((cfg.frames,), name="onset_logits_all")(x)
+    logits = keras.layers.Cropping1D((cfg.first_analysed, cfg.frames - cfg.first_analysed - cfg.analysed_frames), name="crop")(
+        keras.layers.Reshape((cfg.frames, 1))(x)
+    )
+    return keras.Model(features, keras.layers.Reshape((cfg.analysed_frames,), name="onset_logits")(logits), name="timing_onsets")

@@ -1,0 +1,198 @@
+"""TimingAdjustmentNet, the engine-facing model: moves each note's attack onto the tempo grid in a
+stream, keeping attacks sharp and pitch untouched.
+
+Each call takes a 2048-sample ``audio_sequence``, the ``target_tempo`` and the
+``musical_context`` (grid step in beats, the grid's phase at the sequence's first sample,
+strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio``:
+
+* The onset network (network.py) finds at most one onset among the hops it analyses; its position
+  is refined between hops, and its distance to the nearest grid line is the shift that note needs
+  (none under 1.5 ms: notes on the grid stay put; scaled by the strength). It waits in a small
+  queue (state) until the read head gets there.
+* The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
+  early needs more delay when its attack is read, a late one less: the delay changes by a jump of
+  the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
+  before the next), to the lag within +-``search`` of the wanted one whose waveform matches best
+  (WSOLA), crossfaded. Attacks are never jumped over or repeated, so each moves as a block.
+* Unmoved audio comes out ``latency_samples`` late (157 ms): a late note can be moved earlier by
+  up to ``max_shift`` only because the output is that far behind.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from autotune_keras import contract
+from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
+from autotune_keras.models.timing_adjuster.network import TimingConfig, onset_features
+from autotune_keras.tfk import keras
+
+SLOTS = 8  # onsets waiting between the write head and the read head
+NAMES = contract.TimingTensors
+BIG = 1e9
+
+
+def _pick(probability: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """The most likely onset: (position from the write head in samples [b, 1], probability [b, 1]);
+    the position is refined between hops by a parabola through the three frames around the peak."""
+    frames = cfg.analysed_frames
+    k = tf.argmax(probability, axis=1, output_type=tf.int32)[:, None]
+    p = tf.gather(probability, k, batch_dims=1)
+    left = tf.gather(probability, tf.maximum(k - 1, 0), batch_dims=1)
+    right = tf.gather(probability, tf.minimum(k + 1, frames - 1), batch_dims=1)
+    curvature = left - 2.0 * p + right
+    delta = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-6), -0.5, 0.5), 0.0)
+    frame = tf.cast(k, tf.float32) + delta + float(cfg.first_analysed)
+    return frame * cfg.hop - float(cfg.window_samples), p
+
+
+def _grid_shift(position: tf.Tensor, tempo: tf.Tensor, context: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """Samples that move an onset at ``position`` (from the write head) to its nearest grid line."""
+    step_beats, phase, strength = context[:, 0:1], context[:, 1:2], tf.clip_by_value(context[:, 2:3], 0.0, 1.0)
+    step = 60.0 / tf.maximum(tempo, 1e-3) * step_beats * float(contract.SAMPLE_RATE)
+    usable = (tempo > 0.0) & (step_beats > 0.0)
+    grid_units = (position + float(cfg.sequence)) / tf.maximum(step, 1.0) + phase  # the sequence starts at -N
+    shift = (tf.round(grid_units) - grid_units) * step
+    shift = tf.where(tf.abs(shift) < cfg.on_grid_tolerance, 0.0, shift)
+    return tf.where(usable, tf.clip_by_value(shift, -float(cfg.max_shift), float(cfg.max_shift)) * strength, 0.0)
+
+
+def _best_lag(history: tf.Tensor, start: tf.Tensor, wanted: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """WSOLA: the lag within +-search of ``wanted`` (samples further back) at which the delay
+    line, read from ``start`` (an index), best continues what the read head plays from there."""
+    size = tf.shape(history)[1]
+    offsets = tf.range(cfg.match)[None, :]
+    reference = tf.gather(history, tf.clip_by_value(start + offsets, 0, size - 1), batch_dims=1)  # [b, match]
+    lags = wanted + tf.range(-cfg.search, cfg.search + 1)[None, :]  # [b, candidates]
+    index = tf.clip_by_value(start[:, :, None] - lags[:, :, None] + offsets[:, None, :], 0, size - 1)
+    candidates = tf.gather(history, index, batch_dims=1)  # [b, candidates, match]
+    dot = tf.reduce_sum(candidates * reference[:, None, :], axis=2)
+    energy = tf.reduce_sum(candidates * candidates, axis=2) * tf.reduce_sum(reference * reference, axis=1, keepdims=True)
+    # the best match, leaning towards the wanted lag: a match 1 % better is not worth a lag
+    # search / 4 samples further off (each sample off is a sample of timing error)
+    distance = tf.abs(tf.range(-cfg.search, cfg.search + 1, dtype=tf.float32))[None, :] / float(cfg.search)
+    score = dot / tf.sqrt(energy + 1e-9) - 0.04 * distance
+    best = tf.argmax(score, axis=1, output_type=tf.int32)[:, None]
+    return tf.gather(lags, best, batch_dims=1)
+
+
+class StreamingTimingAdjuster(tf.Module):
+    """(audio_sequence [b,2048], target_tempo [b,1], musical_context [b,3], state...) ->
+    adjusted_audio [b,2048], timing_confidence [b,1], state_out..."""
+
+    STATE = NAMES.STATE
+
+    def __init__(self, network: keras.Model, cfg: TimingConfig):
+        super().__init__(name="timing_adjuster")
+        self.network = network
+        self.cfg = cfg
+
+    def __call__(
+        self,
+        audio_sequence: tf.Tensor,
+        target_tempo: tf.Tensor,
+        musical_context: tf.Tensor,
+        audio_state: tf.Tensor,
+        read_delay: tf.Tensor,
+        onset_positions: tf.Tensor,
+        onset_shifts: tf.Tensor,
+        onset_confidences: tf.Tensor,
+        since_onset: tf.Tensor,
+    ) -> dict[str, tf.Tensor]:
+        cfg = self.cfg
+        n = cfg.sequence
+        size = cfg.history_samples
+        audio_sequence, finite = silence_non_finite_rows(audio_sequence)
+        tempo, context = finite_or_zero(target_tempo), finite_or_zero(musical_context)
+        history = tf.concat([finite_or_zero(audio_state), audio_sequence], axis=1)[:, n:]  # write head at index `size`
+        positions = finite_or_zero(onset_positions) - float(n)  # the write head moved on by a sequence
+        shifts, confidences = finite_or_zero(onset_shifts), tf.clip_by_value(finite_or_zero(onset_confidences), 0.0, 1.0)
+        since = tf.clip_by_value(finite_or_zero(since_onset), 0.0, BIG)
+        delay = tf.clip_by_value(tf.round(finite_or_zero(read_delay)) + float(cfg.latency_samples), float(cfg.min_delay), float(cfg.max_delay))
+        start = -float(n) - delay  # where the read head is (from the write head) at the block's first sample
+
+        # 1. an onset among the analysed hops, and the shift that puts it on the grid
+        window = history[:, size - cfg.window_samples :]
+        probability = tf.sigmoid(self.network(onset_features(window, cfg), training=False))
+        found, likelihood = _pick(probability, cfg)
+        valid = confidences > 0.0
+        latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), start - since)
+        accept = (likelihood >= cfg.onset_threshold) & (found - latest >= cfg.min_gap) & finite
+        shift = _grid_shift(found, tempo, context, cfg)
+        free = tf.cast(tf.logical_not(valid), tf.float32)
+        slot = tf.where(
+            tf.reduce_max(free, axis=1, keepdims=True) > 0.0,
+            tf.argmax(free, axis=1, output_type=tf.int32)[:, None],
+            tf.argmin(tf.where(valid, positions, BIG), axis=1, output_type=tf.int32)[:, None],
+        )
+        put = tf.logical_and(tf.one_hot(slot[:, 0], SLOTS) > 0.5, accept)
+        positions = tf.where(put, found, positions)
+        shifts = tf.where(put, shift, shifts)
+        confidences = tf.where(put, likelihood, confidences)
+        valid = confidences > 0.0
+
+        # 2. the delay the next onset to be read needs, and where the read head may jump to it
+        ahead = valid & (positions >= start)
+        has_next = tf.reduce_any(ahead, axis=1, keepdims=True)
+        following = tf.argmin(tf.where(ahead, positions, BIG), axis=1, output_type=tf.int32)[:, None]
+        next_position = tf.gather(positions, following, batch_dims=1)
+        wanted = tf.where(has_next, tf.round(float(cfg.latency_samples) + tf.gather(shifts, following, batch_dims=1)), delay)
+        low = start - since + float(cfg.hold)  # steady after the last attack
+        high = tf.where(has_next, next_position - float(cfg.guard + cfg.crossfade), BIG)  # and before the next
+        at = tf.clip_by_value(tf.math.ceil(low - start), 0.0, float(n - cfg.crossfade))  # first sample it may jump at
+        read = start + at
+        change = wanted - delay
+        change = tf.clip_by_value(change, read - high, read - low)  # land in the steady stretch
+        change = tf.clip_by_value(change, float(cfg.min_delay) - delay, float(cfg.max_delay) - delay)
+        jump = (read <= high) & (tf.abs(change) >= float(cfg.on_grid_tolerance))  # a smaller change is not worth a jump
+        from_index = tf.cast(float(size) + read, tf.int32)
+        lag = tf.cast(_best_lag(history, from_index, tf.cast(tf.round(change), tf.int32), cfg), tf.float32)
+        lag = tf.where(jump, tf.clip_by_value(tf.clip_by_value(lag, read - high, read - low), float(cfg.min_delay) - delay,
+                                              float(cfg.max_delay) - delay), 0.0)  # fmt: skip
+
+        # 3. the block: read at ratio 1; after the jump, crossfade from the old head to the new
+        sample = tf.range(n, dtype=tf.float32)[None, :]
+        old_index = tf.clip_by_value(tf.cast(float(size - n) + sample - delay, tf.int32), 0, size - 1)
+        new_index = tf.clip_by_value(tf.cast(float(size - n) + sample - delay - lag, tf.int32), 0, size - 1)
+        ramp = tf.clip_by_value((sample - at) / float(cfg.crossfade), 0.0, 1.0)
+        fade = tf.where(tf.abs(lag) > 0.0, 0.5 - 0.5 * tf.cos(math.pi * ramp), 0.0)
+        adjusted = (1.0 - fade) * tf.gather(history, old_index, batch_dims=1) + fade * tf.gather(history, new_index, batch_dims=1)
+
+        # 4. onsets the read head passed: the newest sets `since`; they leave the queue
+        delay_end = delay + lag
+        end = -delay_end
+        passed = valid & (positions < end)
+        newest = tf.reduce_max(tf.where(passed, positions, -BIG), axis=1, keepdims=True)
+        any_passed = tf.reduce_any(passed, axis=1, keepdims=True)
+        since_end = tf.clip_by_value(tf.where(any_passed, end - newest, since + (end - start)), 0.0, BIG)
+        confidence = tf.reduce_max(tf.where(passed, confidences, 0.0), axis=1, keepdims=True)
+        return {
+            NAMES.ADJUSTED_AUDIO: adjusted,
+            NAMES.TIMING_CONFIDENCE: confidence,
+            contract.state_output(NAMES.AUDIO_STATE): history,
+            contract.state_output(NAMES.READ_DELAY): delay_end - float(cfg.latency_samples),
+            contract.state_output(NAMES.ONSET_POSITIONS): tf.where(passed, 0.0, positions),
+            contract.state_output(NAMES.ONSET_SHIFTS): tf.where(passed, 0.0, shifts),
+            contract.state_output(NAMES.ONSET_CONFIDENCES): tf.where(passed, 0.0, confidences),
+            contract.state_output(NAMES.SINCE_ONSET): since_end,
+        }
+
+    def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
+        cfg = self.cfg
+        return [
+            tf.TensorSpec([batch, cfg.sequence], tf.float32, name=NAMES.AUDIO_SEQUENCE),
+            tf.TensorSpec([batch, 1], tf.float32, name=NAMES.TARGET_TEMPO),
+            tf.TensorSpec([batch, len(contract.TIMING_CONTEXT)], tf.float32, name=NAMES.MUSICAL_CONTEXT),
+            tf.TensorSpec([batch, cfg.history_samples], tf.float32, name=NAMES.AUDIO_STATE),
+            tf.TensorSpec([batch, 1], tf.float32, name=NAMES.READ_DELAY),
+            tf.TensorSpec([batch, SLOTS], tf.float32, name=NAMES.ONSET_POSITIONS),
+            tf.TensorSpec([batch, SLOTS], tf.float32, name=NAMES.ONSET_SHIFTS),
+            tf.TensorSpec([batch, SLOTS], tf.float32, name=NAMES.ONSET_CONFIDENCES),
+            tf.TensorSpec([batch, 1], tf.float32, name=NAMES.SINCE_ONSET),
+        ]
+
+    def concrete_function(self, batch: int | None = None):
+        """A traced function with the contract's input names (for SavedModel / TFLite / ONNX)."""
+        return tf.function(self.__call__, input_signature=self.input_signature(batch)).get_concrete_function()

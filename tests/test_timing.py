@@ -1,0 +1,195 @@
+"""The timing model: a tiny run trained and exported (state in the header, every format agreeing,
+strength 0 passing audio through untouched), the shipped model moving notes onto the grid, the
+slicing baseline, the timing metrics and the retime CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from autotune_keras import contract
+from autotune_keras.evaluation.clips import TimingClip
+from autotune_keras.evaluation.timing import deviations, score_system
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = contract.SAMPLE_RATE
+NAMES = contract.TimingTensors
+SHIPPED = ROOT / "saved_models" / "timing_adjuster"
+TEMPO = 120.0
+FIRST_LINE = 0.3  # seconds: the first grid line with a note
+OFF_GRID_MS = [20.0, -15.0, 0.0, 30.0, -25.0, 10.0, -20.0, 0.0, 25.0, -10.0]
+
+
+def notes(offsets_ms: list[float], step_seconds: float = 0.25, seconds: float = 3.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decaying harmonic notes on 8th-note lines at 120 BPM from FIRST_LINE, each played
+    ``offsets_ms`` off its line: (audio, onsets, grid lines) in samples."""
+    out = np.zeros(int(seconds * SR), np.float32)
+    t = np.arange(int(0.22 * SR)) / SR
+    lines = (FIRST_LINE + step_seconds * np.arange(len(offsets_ms))) * SR
+    onsets = np.round(lines + np.asarray(offsets_ms) * SR / 1e3).astype(int)
+    for i, start in enumerate(onsets):
+        f0 = 220.0 * 2 ** ((i % 5) / 12)
+        envelope = np.exp(-7 * t) * np.minimum(1.0, t / 0.002) * np.minimum(1.0, (t[-1] - t) / 0.03)  # 30 ms release
+        tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) * envelope
+        out[start : start + len(t)] += (0.25 * tone).astype(np.float32)
+    return out, onsets, np.round(lines).astype(int)
+
+
+def clip_of(offsets_ms: list[float]) -> TimingClip:
+    """The notes off the grid with their on-grid twin (tempo 120: a 16th is half our 8th step, so
+    every note line is a 16th-note line too)."""
+    audio, onsets, lines = notes(offsets_ms)
+    grid_audio, _, _ = notes([0.0] * len(offsets_ms))
+    return TimingClip("notes", audio, grid_audio, onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+
+
+def rms_ms(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(np.sqrt(np.mean(values**2)) / SR * 1e3)
+
+
+@pytest.fixture(scope="module")
+def tiny_timing_run(synthetic_records, tmp_path_factory):
+    """The onset network trained for a few steps (float + QAT) on the tiny dataset."""
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment, train
+    from autotune_keras.training import load_experiment
+
+    run_dir = tmp_path_factory.mktemp("run") / "timing"
+    overrides = {
+        "pipeline.records": str(synthetic_records), "pipeline.mix": [], "pipeline.mix_weights": [],
+        "pipeline.batch_size": 4, "train.run_dir": str(run_dir), "train.epochs": 1, "train.steps_per_epoch": 3,
+        "train.validation_steps": 1, "streamed_clips": 1, "qat.epochs": 1, "qat.steps_per_epoch": 2,
+    }  # fmt: skip
+    return train(load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", overrides))
+
+
+@pytest.fixture(scope="module")
+def tiny_timing_export(tiny_timing_run, tmp_path_factory):
+    from autotune_keras.export.pipeline import export
+
+    out = tmp_path_factory.mktemp("export") / "timing_adjuster"
+    export(tiny_timing_run, out)
+    return out
+
+
+def test_timing_export_names_its_state_and_every_format_agrees(tiny_timing_run, tiny_timing_export):
+    header = (tiny_timing_export / "timing_adjuster.h").read_text()
+    for name in (*contract.TIMING_ADJUSTER.inputs, *contract.TIMING_ADJUSTER.outputs):
+        assert f'"{name}"' in header, name
+    for state in NAMES.STATE:
+        assert f'"{contract.state_output(state)}"' in header
+    report = json.loads((tiny_timing_export / "export_report.json").read_text())
+    assert report["parity"]["tflite_float"]["adjusted_audio_max_abs"] < 1e-3
+    assert report["parity"]["onnx"]["adjusted_audio_max_abs"] < 1e-3
+    assert report["parity"]["tflite_float_streaming"]["adjusted_audio_max_abs"] < 1e-3
+    assert (tiny_timing_run / "float-history.csv").is_file() and (tiny_timing_run / "qat-history.csv").is_file()
+    assert list((tiny_timing_run / "logs" / "float" / "streamed").glob("events.out.tfevents.*")), "no streamed TensorBoard summaries"
+
+
+@pytest.mark.parametrize("file", ["timing_adjuster_int8.tflite", "timing_adjuster.onnx"])
+def test_strength_zero_returns_the_input_untouched(tiny_timing_export, file):
+    from autotune_keras.engine.exports import latency_samples
+    from autotune_keras.engine.runners import load_runner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+
+    audio, _, _ = notes(OFF_GRID_MS)
+    model = tiny_timing_export / file
+    out = Retimer(load_runner(model), latency_samples(tiny_timing_export)).run(audio, TEMPO, 0.5, 0.0, strength=0.0)
+    np.testing.assert_array_equal(out["audio"], audio)
+    assert np.all((out["confidence"] >= 0.0) & (out["confidence"] <= 1.0))
+
+
+def test_onnx_timing_model_takes_any_batch(tiny_timing_export):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tiny_timing_export / "timing_adjuster.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for spec in session.get_inputs():
+        shape = [3 if not isinstance(d, int) else d for d in spec.shape]
+        feeds[spec.name] = np.zeros(shape, np.float32)
+    feeds[NAMES.AUDIO_SEQUENCE] = np.random.default_rng(0).normal(0, 0.1, (3, contract.TIMING_SEQUENCE_SIZE)).astype(np.float32)
+    feeds[NAMES.TARGET_TEMPO][:] = 100.0
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds), strict=True))
+    assert outputs[NAMES.ADJUSTED_AUDIO].shape == (3, contract.TIMING_SEQUENCE_SIZE)
+    assert outputs[NAMES.TIMING_CONFIDENCE].shape == (3, 1)
+    assert outputs[contract.state_output(NAMES.AUDIO_STATE)].shape == feeds[NAMES.AUDIO_STATE].shape
+
+
+def test_timing_metrics_measure_a_known_offset():
+    clip = clip_of(OFF_GRID_MS)
+    measured = deviations(clip, clip.audio) / SR * 1e3
+    assert np.nanmax(np.abs(measured - OFF_GRID_MS)) < 5.0  # onset-strength peaks on 64-sample hops
+    on_grid = score_system([clip], [clip.grid_audio])
+    assert on_grid["onset_deviation_rms_ms"] < 1.5 and on_grid["onset_f_measure"] > 0.9
+
+
+def test_slicing_baseline_moves_notes_onto_the_grid():
+    from autotune_keras.dsp.retime import slice_retime
+
+    clip = clip_of(OFF_GRID_MS)
+    out = slice_retime(clip.audio, TEMPO, 0.5, clip.grid(0.5)[1])
+    assert len(out) == len(clip.audio)
+    assert rms_ms(deviations(clip, out)) < 0.3 * rms_ms(deviations(clip, clip.audio))
+
+
+def test_shipped_timing_model_moves_notes_onto_the_grid_and_leaves_the_rest():
+    from autotune_keras.engine.exports import latency_samples
+    from autotune_keras.engine.runners import load_runner
+    from autotune_keras.evaluation.timing import attacks_near, pitch_change_cents
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+
+    clip = clip_of(OFF_GRID_MS)
+    retimer = Retimer(load_runner(SHIPPED / "timing_adjuster_int8.tflite"), latency_samples(SHIPPED))
+    out = retimer.run(clip.audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
+    before, after = rms_ms(deviations(clip, clip.audio)), rms_ms(deviations(clip, out))
+    assert after < 0.5 * before, (before, after)
+    on_line = np.array(OFF_GRID_MS) == 0.0
+    moved = attacks_near(out, clip.grid_onsets[on_line], 0.1 * SR) - attacks_near(clip.audio, clip.grid_onsets[on_line], 0.1 * SR)
+    assert np.all(np.abs(moved) <= 128), moved  # notes already on the grid stay (two onset hops)
+    assert pitch_change_cents(clip, out) < 10.0
+    assert np.max(np.abs(out)) < 1.2 * np.max(np.abs(clip.audio))
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autotune_keras.retime", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_retime_cli_keeps_rate_and_length_and_never_overwrites(tmp_path):
+    audio, _, _ = notes(OFF_GRID_MS)
+    stereo = np.stack([audio, audio], axis=1)
+    import librosa
+
+    source = tmp_path / "take.wav"
+    sf.write(source, librosa.resample(stereo.T, orig_sr=SR, target_sr=48000).T, 48000)
+    out = tmp_path / "retimed.flac"
+    result = run_cli(source, out, "--tempo", 120, "--grid", "1/8", "--downbeat", FIRST_LINE)
+    assert result.returncode == 0, result.stderr
+    written, rate = sf.read(out)
+    assert rate == 48000 and written.ndim == 1 and len(written) == sf.info(source).frames
+    again = run_cli(source, out, "--tempo", 120)
+    assert again.returncode != 0 and "exists" in again.stderr and "Traceback" not in again.stderr
+    baseline = run_cli(source, out, "--tempo", 120, "--baseline", "--overwrite")
+    assert baseline.returncode == 0, baseline.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tempo", 300], "60-200"),
+        (["--tempo", 120, "--grid", "1/5"], "--grid 1/5"),
+        (["--tempo", 120, "--strength", 2], "--strength"),
+        (["--tempo", 120, "--model", "missing_folder"], "missing_folder"),
+    ],
+)
+def test_retime_cli_rejects_bad_arguments_in_one_line(tmp_path, args, message):
+    source = tmp_path / "take.wav"
+    sf.write(source, notes(OFF_GRID_MS[:3], seconds=1.2)[0], SR)
+    result = run_cli(source, tmp_path / "out.wav", *args)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "out.wav").exists()
