@@ -36,7 +36,10 @@ def expand_inputs(paths: tuple[str, ...]) -> list[Path]:
 def detect_file(streamer: Stream, path: Path, latency: int, smooth: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(times, Hz, confidence) per buffer of one file (causally smoothed when ``smooth``)."""
     audio = audio_io.load_audio(path)
-    out = stream(streamer, audio).outputs
+    frames = -(-len(audio) // streamer.buffer_size)
+    # flush the look-ahead: the last buffer's answer arrives ``latency`` samples after it
+    flush = max(0, latency - streamer.buffer_size // 2)
+    out = stream(streamer, np.concatenate([audio, np.zeros(flush, np.float32)])).outputs
     pitch = out[streamer.signature.pitch].reshape(-1)
     confidence = out[streamer.signature.confidence].reshape(-1)
     if smooth:
@@ -44,7 +47,7 @@ def detect_file(streamer: Stream, path: Path, latency: int, smooth: bool = False
 
         pitch, confidence = smooth_track(pitch, confidence)
     times = ((np.arange(len(pitch)) + 1) * streamer.buffer_size - latency) / contract.SAMPLE_RATE
-    keep = times >= 0
+    keep = (times >= 0) & (np.arange(len(times)) < frames + flush // streamer.buffer_size)
     return times[keep], pitch[keep], confidence[keep]
 
 

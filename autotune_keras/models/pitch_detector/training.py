@@ -146,6 +146,9 @@ def validation_arrays(validation, steps: int, cfg: detector.DetectorConfig) -> t
     return x, np.where(voiced, 10.0 * 2 ** (exact_cents / 1200.0), 0.0), voiced
 
 
+MIN_CALIBRATION_FRAMES = 50  # right and wrong detections each, or the calibration stays the identity
+
+
 def fit_calibration(network: keras.Model, validation, exp: DetectorExperiment) -> dict:
     """Platt scaling of the voicing logit on validation windows: (a, b) such that
     sigmoid(a * logit + b) is the probability the detection is right (voiced, within 50 cents);
@@ -164,10 +167,12 @@ def fit_calibration(network: keras.Model, validation, exp: DetectorExperiment) -
         z = params[0] * logit + params[1]
         return float(np.mean(np.logaddexp(0.0, z) - correct * z))  # binary cross-entropy
 
-    a, b = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead").x
     before = calibration(1 / (1 + np.exp(-logit)), correct)["ece"]
-    after = calibration(1 / (1 + np.exp(-(a * logit + b))), correct)["ece"]
-    return {"a": float(a), "b": float(b), "ece_before": before, "ece_after": after, "frames": len(logit)}
+    if min(correct.sum(), (1.0 - correct).sum()) < MIN_CALIBRATION_FRAMES:  # too few to fit two numbers: keep sigmoid(logit)
+        return {"a": 1.0, "b": 0.0, "ece_before": before, "ece_after": before, "frames": len(logit), "fitted": False}
+    a, b = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead").x
+    after = calibration(1 / (1 + np.exp(-np.clip(a * logit + b, -60.0, 60.0))), correct)["ece"]
+    return {"a": float(a), "b": float(b), "ece_before": before, "ece_after": after, "frames": len(logit), "fitted": True}
 
 
 class PitchMetrics(keras.callbacks.Callback):
@@ -302,7 +307,10 @@ def train(exp: DetectorExperiment) -> Path:
             load_weights(final, run.path / QAT_WEIGHTS)
         fitted = fit_calibration(final, validation, exp)
         atomic_write_text(run.path / CALIBRATION_FILE, json.dumps(fitted, indent=1) + "\n")
-        print(f"confidence calibrated: ECE {fitted['ece_before']:.3f} -> {fitted['ece_after']:.3f} on {fitted['frames']} validation windows")
+        if fitted["fitted"]:
+            print(f"confidence calibrated: ECE {fitted['ece_before']:.3f} -> {fitted['ece_after']:.3f} on {fitted['frames']} validation windows")
+        else:
+            print(f"confidence not calibrated: under {MIN_CALIBRATION_FRAMES} right or wrong detections in {fitted['frames']} validation windows")
         run.mark_done("calibration")
     print(f"done: {run.path} (TensorBoard: tensorboard --logdir {run.path / 'logs'})")
     print(f"export: python -m autotune_keras.export --checkpoint {run.path} --out saved_models/pitch_detector")

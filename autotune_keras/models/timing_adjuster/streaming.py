@@ -138,7 +138,9 @@ class StreamingTimingAdjuster(tf.Module):
         has_next = tf.reduce_any(ahead, axis=1, keepdims=True)
         following = tf.argmin(tf.where(ahead, positions, BIG), axis=1, output_type=tf.int32)[:, None]
         next_position = tf.gather(positions, following, batch_dims=1)
-        wanted = tf.where(has_next, tf.round(float(cfg.latency_samples) + tf.gather(shifts, following, batch_dims=1)), delay)
+        # with no onset ahead the head returns to the plain latency: a note the network missed is
+        # left where it was played instead of inheriting the shift of the note before it
+        wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, tf.gather(shifts, following, batch_dims=1), 0.0))
         low = start - since + float(cfg.hold)  # steady after the last attack
         high = tf.where(has_next, next_position - float(cfg.guard + cfg.crossfade), BIG)  # and before the next
         at = tf.clip_by_value(tf.math.ceil(low - start), 0.0, float(n - cfg.crossfade))  # first sample it may jump at
