@@ -250,11 +250,16 @@ class PipelineConfig:
     seed: int | None = 0  # None = nondeterministic order and augmentation
     with_targets: bool = True  # also window / augment target_audio and grid_audio (corrector, timing)
     eval_windows_per_example: int = _ranged(8, 1)  # fixed windows cut from each validation/test segment
+    # grpc://HOST:PORT of a tf.data service dispatcher: training batches are read, augmented and
+    # batched by its workers (other machines) instead of this process; "" = in process
+    data_service: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self) -> None:
         """Cross-field checks."""
         self.augment.validate()
+        if self.data_service and not self.data_service.startswith(("grpc://", "grpc+local://")):
+            raise ConfigError(f"pipeline.data_service: {self.data_service!r} is not a dispatcher address (grpc://HOST:PORT)")
 
 
 # --------------------------------------------------------------------------- loading
@@ -385,6 +390,9 @@ def to_dict(config: Any) -> dict:
 # --------------------------------------------------------------------------- training
 
 
+DISTRIBUTE_CHOICES = ("none", "mirrored", "multi_worker")
+
+
 @dataclass
 class TrainConfig:
     """Keras fit settings shared by every model."""
@@ -399,6 +407,14 @@ class TrainConfig:
     checkpoint_every_epochs: int = _ranged(5, 1)
     contour_clips: int = _ranged(3, 0)  # validation clips drawn into TensorBoard each epoch
     seed: int = 0
+    # tf.distribute: "none" (one device), "mirrored" (every local GPU/CPU device), or "multi_worker"
+    # (MultiWorkerMirroredStrategy over the cluster in TF_CONFIG; pipeline.batch_size is the global batch)
+    distribute: str = "none"
+
+    def validate(self) -> None:
+        """Cross-field checks."""
+        if self.distribute not in DISTRIBUTE_CHOICES:
+            raise ConfigError(f"train.distribute: {self.distribute!r}; expected one of {', '.join(DISTRIBUTE_CHOICES)}")
 
 
 @dataclass

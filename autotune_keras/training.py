@@ -108,3 +108,26 @@ def keras_callbacks(
         keras.callbacks.CSVLogger(str(run_dir / f"{prefix}history.csv"), append=True),
     ]
     return callbacks
+
+
+def distribution_strategy(kind: str):
+    """The ``tf.distribute`` strategy ``train.distribute`` names: ``none`` (TensorFlow's default
+    strategy: one device), ``mirrored`` (every local device) or ``multi_worker``
+    (MultiWorkerMirroredStrategy; each worker runs the same command with its own ``TF_CONFIG``).
+    Build and compile models inside its ``scope()``; create it before any other TensorFlow work."""
+    import tensorflow as tf
+
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if kind == "multi_worker":
+        import json
+        import os
+
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("train.distribute=multi_worker: TF_CONFIG is not set (the cluster and this worker's index)")
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except json.JSONDecodeError as error:
+            raise ValueError(f"TF_CONFIG is not valid JSON ({error})") from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()

@@ -78,5 +78,34 @@ def test_mixed_record_folders_are_sampled_by_weight(synthetic_records, audio_fol
                                                 "mix_weights": [1.0, 0.0], "batch_size": 8, "with_targets": False})  # fmt: skip
     assert all(s.startswith(b"synthetic/") for b in make_dataset(only_synthetic, "train").take(4) for s in b["source"].numpy())
     with pytest.raises(ValueError, match="2 weights for 3 record folders"):
-        bad = from_dict(PipelineConfig, {"records": str(synthetic_records), "mix": [str(folder_records)] * 2, "mix_weights": [1, 1]})
+        bad = from_dict(
+            PipelineConfig, {"records": str(synthetic_records), "mix": [str(folder_records)] * 2, "mix_weights": [1, 1]}
+        )
         make_dataset(bad, "train")
+
+
+def test_training_batches_come_from_a_tf_data_service_worker(synthetic_records):
+    import tensorflow as tf
+
+    dispatcher = tf.data.experimental.service.DispatchServer()
+    address = dispatcher.target.split("://")[1]
+    worker = tf.data.experimental.service.WorkerServer(tf.data.experimental.service.WorkerConfig(dispatcher_address=address))
+    try:
+        cfg = config(synthetic_records, data_service=dispatcher.target, augment={"enabled": True, **ALL_ON})
+        served = first_batches(make_dataset(cfg, "train"), 3)
+        local = first_batches(make_dataset(config(synthetic_records, augment={"enabled": True, **ALL_ON}), "train"), 1)[0]
+        for batch in served:
+            assert set(batch) == set(local)
+            assert batch["audio"].shape == (4, WINDOW) and np.all(np.isfinite(batch["audio"]))
+            assert batch["f0_hz"].shape == (4, WINDOW // 128)
+        assert worker._num_tasks() >= 1  # the worker, not this process, produced them (TF exposes no public count)
+    finally:
+        worker.stop()
+        dispatcher.stop()
+
+
+def test_data_service_address_is_checked(synthetic_records):
+    from autotune_keras.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data_service"):
+        config(synthetic_records, data_service="localhost:5000")

@@ -181,4 +181,8 @@ def make_dataset(
     if training and cfg.shuffle_buffer:
         ds = ds.shuffle(cfg.shuffle_buffer, seed=_seed(cfg), reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if training and cfg.data_service:
+        # the whole graph above (reading, augmentation, batching) runs on the service's workers;
+        # each worker produces its own endless shuffled stream (parallel_epochs)
+        ds = ds.apply(tf.data.experimental.service.distribute(processing_mode="parallel_epochs", service=cfg.data_service))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -65,6 +65,9 @@ class CorrectorExperiment:
     def validate(self) -> None:
         """Cross-section checks."""
         self.pipeline.validate()
+        self.train.validate()
+        if self.train.distribute != "none":  # 15 taps train in minutes on one core; nothing to spread
+            raise ValueError("train.distribute: the corrector trains on one device; leave it at none")
         needed = self.model.history_samples + self.buffers_per_example * contract.BUFFER_SIZE
         if self.pipeline.window_samples < needed:
             raise ValueError(f"pipeline.window_samples must be >= history + buffers ({needed})")

@@ -26,7 +26,7 @@ from autotune_keras.evaluation.pitch_metrics import SUMMARY_KEYS, pitch_metrics
 from autotune_keras.files import atomic_write_text
 from autotune_keras.models.pitch_detector import network as detector
 from autotune_keras.tfk import keras
-from autotune_keras.training import RunFolder, keras_callbacks, load_weights
+from autotune_keras.training import RunFolder, distribution_strategy, keras_callbacks, load_weights
 
 N_HARMONIC_WINDOW = 1024
 FLOAT_WEIGHTS = "float.weights.h5"
@@ -59,6 +59,7 @@ class DetectorExperiment:
         """Cross-section checks."""
         self.dataset.validate()
         self.pipeline.validate()
+        self.train.validate()
         if self.model.stem_kernel % self.model.stem_stride or self.model.window_samples % self.model.stem_stride:
             raise ValueError("model.stem_kernel and the window must be multiples of model.stem_stride")
 
@@ -270,13 +271,16 @@ def _fit(
 
 
 def train(exp: DetectorExperiment) -> Path:
-    """Run float training then QAT (each skipped when already finished); returns the run dir."""
+    """Run float training then QAT (each skipped when already finished); returns the run dir.
+    Under ``train.distribute`` the models are built and compiled in the strategy's scope."""
+    strategy = distribution_strategy(exp.train.distribute)
     keras.utils.set_random_seed(exp.train.seed)
     run = RunFolder(exp.train.run_dir).start(exp)
     (run.path / "checkpoints").mkdir(exist_ok=True)
     train_ds, validation = datasets(exp)
 
-    network = detector.build_network(exp.model)
+    with strategy.scope():
+        network = detector.build_network(exp.model)
     print(
         f"pitch detector: {network.count_params():,} parameters, window {exp.model.window_samples} samples, {exp.model.n_bins} bins"
     )
@@ -284,7 +288,8 @@ def train(exp: DetectorExperiment) -> Path:
         schedule = keras.optimizers.schedules.CosineDecay(
             exp.train.learning_rate, exp.train.lr_decay_epochs * exp.train.steps_per_epoch, alpha=0.05
         )
-        compile_network(network, schedule, exp)
+        with strategy.scope():
+            compile_network(network, schedule, exp)
         _fit(network, exp, train_ds, validation, "float", exp.train.epochs, exp.train.steps_per_epoch)
         network.save_weights(str(run.path / FLOAT_WEIGHTS))
         run.mark_done("float")
@@ -293,8 +298,9 @@ def train(exp: DetectorExperiment) -> Path:
     if exp.qat.enabled and not run.done("qat"):
         from autotune_keras.quantize import quantize_aware
 
-        qat_network = quantize_aware(network)
-        compile_network(qat_network, exp.qat.learning_rate, exp)
+        with strategy.scope():
+            qat_network = quantize_aware(network)
+            compile_network(qat_network, exp.qat.learning_rate, exp)
         _fit(qat_network, exp, train_ds, validation, "qat", exp.qat.epochs, exp.qat.steps_per_epoch)
         qat_network.save_weights(str(run.path / QAT_WEIGHTS))
         run.mark_done("qat")
@@ -303,7 +309,8 @@ def train(exp: DetectorExperiment) -> Path:
         if exp.qat.enabled:
             from autotune_keras.quantize import quantize_aware
 
-            final = quantize_aware(detector.build_network(exp.model))
+            with strategy.scope():
+                final = quantize_aware(detector.build_network(exp.model))
             load_weights(final, run.path / QAT_WEIGHTS)
         fitted = fit_calibration(final, validation, exp)
         atomic_write_text(run.path / CALIBRATION_FILE, json.dumps(fitted, indent=1) + "\n")

@@ -30,7 +30,7 @@ from autotune_keras.data.pipeline import make_dataset
 from autotune_keras.files import atomic_write_bytes
 from autotune_keras.models.timing_adjuster.network import TimingConfig, build_network, onset_features
 from autotune_keras.tfk import keras
-from autotune_keras.training import RunFolder, keras_callbacks, load_weights
+from autotune_keras.training import RunFolder, distribution_strategy, keras_callbacks, load_weights
 
 FLOAT_WEIGHTS = "float.weights.h5"
 QAT_WEIGHTS = "qat.weights.h5"
@@ -54,6 +54,7 @@ class TimingExperiment:
         """Cross-section checks."""
         self.dataset.validate()
         self.pipeline.validate()
+        self.train.validate()
 
 
 def onset_targets(onsets: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
@@ -82,7 +83,11 @@ def datasets(exp: TimingExperiment):
 
     for folder in (exp.pipeline.records, *exp.pipeline.mix):
         ensure_dataset(folder, exp.dataset)
-    pipeline = load(PipelineConfig, None, overrides=to_dict(exp.pipeline) | {"window_samples": exp.model.window_samples, "with_targets": False})
+    pipeline = load(
+        PipelineConfig,
+        None,
+        overrides=to_dict(exp.pipeline) | {"window_samples": exp.model.window_samples, "with_targets": False},
+    )
     train = make_dataset(pipeline, "train").map(lambda b: timing_io(b, exp.model), num_parallel_calls=tf.data.AUTOTUNE)
     validation = make_dataset(pipeline, "validation").map(lambda b: timing_io(b, exp.model)).cache()
     return train.prefetch(tf.data.AUTOTUNE), validation.repeat()
@@ -131,6 +136,7 @@ def train(exp: TimingExperiment) -> Path:
     """Float training then QAT (each skipped when already finished); returns the run dir."""
     from autotune_keras.evaluation.clips import load_timing_clips
 
+    strategy = distribution_strategy(exp.train.distribute)
     keras.utils.set_random_seed(exp.train.seed)
     run = RunFolder(exp.train.run_dir).start(exp)
     (run.path / "checkpoints").mkdir(exist_ok=True)
@@ -139,17 +145,21 @@ def train(exp: TimingExperiment) -> Path:
     if exp.streamed_clips:
         for folder in (exp.pipeline.records, *exp.pipeline.mix):
             clips += load_timing_clips(folder, "validation", limit=max(1, exp.streamed_clips // (1 + len(exp.pipeline.mix))))
-    network = build_network(exp.model)
+    with strategy.scope():
+        network = build_network(exp.model)
     print(
         f"timing adjuster: {network.count_params():,} parameters in the onset network; latency {exp.model.latency_samples} samples "
         f"({exp.model.latency_samples / contract.SAMPLE_RATE * 1e3:.0f} ms), shifts up to {exp.model.max_shift / contract.SAMPLE_RATE * 1e3:.0f} ms"
     )
 
     def compile_network(net, learning_rate) -> None:
-        net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=weighted_bce(exp.positive_weight))
+        with strategy.scope():
+            net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=weighted_bce(exp.positive_weight))
 
     if not run.done("float"):
-        schedule = keras.optimizers.schedules.CosineDecay(exp.train.learning_rate, exp.train.lr_decay_epochs * exp.train.steps_per_epoch, alpha=0.05)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            exp.train.learning_rate, exp.train.lr_decay_epochs * exp.train.steps_per_epoch, alpha=0.05
+        )
         compile_network(network, schedule)
         _fit(network, exp, train_ds, validation, "float", exp.train.epochs, exp.train.steps_per_epoch, clips)
         network.save_weights(str(run.path / FLOAT_WEIGHTS))
@@ -159,7 +169,8 @@ def train(exp: TimingExperiment) -> Path:
     if exp.qat.enabled and not run.done("qat"):
         from autotune_keras.quantize import quantize_aware
 
-        qat_network = quantize_aware(network)
+        with strategy.scope():
+            qat_network = quantize_aware(network)
         compile_network(qat_network, exp.qat.learning_rate)
         _fit(qat_network, exp, train_ds, validation, "qat", exp.qat.epochs, exp.qat.steps_per_epoch, clips)
         qat_network.save_weights(str(run.path / QAT_WEIGHTS))
