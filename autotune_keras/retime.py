@@ -23,7 +23,7 @@ from autotune_keras.files import check_output_file
 def main(
     input: str,
     output: str,
-    tempo: float,
+    tempo: float | None = None,
     grid: str = "1/8",
     downbeat: float | None = None,
     strength: float = 1.0,
@@ -36,7 +36,7 @@ def main(
     Args:
       input: audio file (any common format, rate and channel count).
       output: the retimed file to write (same length and rate as IN, mono).
-      tempo: BPM (60-200).
+      tempo: BPM (60-200), required.
       grid: 1/4, 1/8, 1/16, 1/8T or 1/16T.
       downbeat: the time (s) in the file of any grid line, as a DAW knows it; without it the
         grid's phase is estimated from the onsets.
@@ -49,6 +49,8 @@ def main(
 
     from autotune_keras.models.timing_adjuster.inference import estimate_phase, grid_step_samples
 
+    if tempo is None:
+        raise ValueError("--tempo BPM is required: the tempo of the grid to move the notes onto")
     if not contract.TEMPO_MIN_BPM <= tempo <= contract.TEMPO_MAX_BPM:
         raise ValueError(f"--tempo {tempo:g}: must lie in {contract.TEMPO_MIN_BPM:g}-{contract.TEMPO_MAX_BPM:g} BPM")
     if grid not in contract.GRIDS:
