@@ -19,6 +19,7 @@ import fire  # noqa: E402
 import numpy as np  # noqa: E402
 
 from autotune_keras import contract  # noqa: E402
+from autotune_keras.engine.exports import latency_samples  # noqa: E402
 from autotune_keras.engine.runners import load_runner  # noqa: E402
 from autotune_keras.evaluation.clips import add_noise, buffer_labels, load_clips  # noqa: E402
 from autotune_keras.evaluation.detection import GROUP_KEYS, StreamedClip, score_groups, score_streamed, stream_detector  # noqa: E402
@@ -84,7 +85,7 @@ def crepe(model: str):
 def main(
     records: str | tuple[str, ...] = "tf_records/pitch_detector",  # one folder, or several comma-separated
     split: str = "test",
-    model: str = "saved_models/pitch_detector",
+    model: str | tuple[str, ...] = "saved_models/pitch_detector",  # one export, or several comma-separated
     snr_db: float | None = 20.0,
     limit: int | None = None,
     float_model: bool = True,
@@ -98,13 +99,15 @@ def main(
     clips = [clip for folder in folders for clip in load_clips(folder, split, limit)]
     print(f"{len(clips)} clips of {' + '.join(folders)} [{split}], white noise at {snr_db} dB SNR, one thread")
     runs = {}
-    export_dir = Path(model)
-    latency = 256
-    runs["ours INT8 TFLite (streamed)"] = stream_detector(load_runner(export_dir / "pitch_detector_int8.tflite"), clips, latency, snr_db)
-    if float_model:
-        runs["ours float TFLite (streamed)"] = stream_detector(
-            load_runner(export_dir / "pitch_detector_float.tflite"), clips, latency, snr_db
-        )
+    exports = [Path(m.strip()) for m in model.split(",")] if isinstance(model, str) else [Path(m) for m in model]
+    for index, export_dir in enumerate(exports):
+        name = "ours" if len(exports) == 1 else export_dir.name
+        latency = latency_samples(export_dir)
+        runs[f"{name} INT8 TFLite (streamed)"] = stream_detector(load_runner(export_dir / "pitch_detector_int8.tflite"), clips, latency, snr_db)
+        if float_model and index == 0:
+            runs[f"{name} float TFLite (streamed)"] = stream_detector(
+                load_runner(export_dir / "pitch_detector_float.tflite"), clips, latency, snr_db
+            )
     runs["librosa.pyin (1024 lookahead)"] = offline_clips(pyin, clips, snr_db)
     for size in crepe_sizes:
         try:
@@ -118,7 +121,7 @@ def main(
     print(header)
     for name, scores in rows.items():
         print(f"{name:32}" + "".join(f"{scores.get(c, float('nan')):{w}.4f}" for c, w in zip(COLUMNS, widths, strict=True)))
-    ours = rows["ours INT8 TFLite (streamed)"]["seconds_per_audio_second"]
+    ours = next(iter(rows.values()))["seconds_per_audio_second"]
     for name, scores in rows.items():
         print(f"speed: {name} takes {scores['seconds_per_audio_second'] / ours:8.1f}x our INT8 compute per second of audio")
     for by in ("family", "holdout"):

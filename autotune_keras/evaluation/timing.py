@@ -70,13 +70,14 @@ def blind_onsets(clip: TimingClip, audio: np.ndarray) -> tuple[float, int]:
     return float(mir_eval.onset.f_measure(reference, found, window=0.05)[0]), len(found)
 
 
-def pitch_change_cents(clip: TimingClip, audio: np.ndarray) -> float:
-    """Median |cents| between the output's pitch and the on-grid twin's, where both are voiced
-    (NaN for audio with no pitch, such as drums)."""
+def pitch_change_cents(clip: TimingClip, audio: np.ndarray, reference: np.ndarray | None = None) -> float:
+    """Median |cents| between the output's pitch and the on-grid twin's (``reference``: the twin's
+    pYIN track when already measured), where both are voiced (NaN for audio with no pitch, such
+    as drums)."""
     from autotune_keras.evaluation.audio_metrics import pyin_pitch
 
     _, a = pyin_pitch(audio)
-    _, b = pyin_pitch(clip.grid_audio)
+    b = pyin_pitch(clip.grid_audio)[1] if reference is None else reference
     both = (a > 0) & (b > 0)
     if both.sum() < 5:
         return float("nan")
@@ -105,42 +106,54 @@ def streamed_scores(retimer, clips: list[TimingClip]) -> tuple[dict, list[np.nda
     }, outputs
 
 
-def score_system(clips: list[TimingClip], outputs: list[np.ndarray]) -> dict:
-    """Every timing figure of one system's outputs over the clips (input included as a system)."""
+def clip_scores(clip: TimingClip, out: np.ndarray, reference: np.ndarray | None = None) -> dict:
+    """The raw timing figures of one output: onset deviations and on-grid moves (samples), blind
+    onset F-measure and count, pitch change (cents), click at a call boundary."""
     from autotune_keras.evaluation.audio_metrics import edge_jumps
 
-    dev, moved, f_values, found, pitch, clicks = [], [], [], [], [], 0
-    for clip, out in zip(clips, outputs, strict=True):
-        d = deviations(clip, out)
-        dev.append(d)
-        on_grid = played_on_grid(clip)
-        if on_grid.any():
-            step, _ = clip.grid()
-            lines = _lines(clip)[on_grid]
-            moved.append(attacks_near(out, lines, 0.45 * step) - attacks_near(clip.audio, lines, 0.45 * step))
-        f, count = blind_onsets(clip, out)
-        f_values.append(f)
-        found.append(count)
-        pitch.append(pitch_change_cents(clip, out))
-        edge, inside = edge_jumps(out[:-2048], contract.TIMING_SEQUENCE_SIZE)
-        clicks += int(edge > inside)
-    d = np.concatenate(dev) if dev else np.zeros(0)
-    d = np.abs(d[np.isfinite(d)]) / SR * 1e3
-    m = np.concatenate(moved) if moved else np.zeros(0)
-    m = np.abs(m[np.isfinite(m)]) / SR * 1e3
+    moved = np.zeros(0)
+    on_grid = played_on_grid(clip)
+    if on_grid.any():
+        step, _ = clip.grid()
+        lines = _lines(clip)[on_grid]
+        moved = attacks_near(out, lines, 0.45 * step) - attacks_near(clip.audio, lines, 0.45 * step)
+    f, count = blind_onsets(clip, out)
+    edge, inside = edge_jumps(out[:-2048], contract.TIMING_SEQUENCE_SIZE)
     return {
-        "clips": len(clips),
+        "deviations": deviations(clip, out),
+        "moved": moved,
+        "f_measure": f,
+        "onsets_found": count,
+        "pitch_change": pitch_change_cents(clip, out, reference),
+        "click": int(edge > inside),
+    }
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Every timing figure over clips' ``clip_scores``."""
+    d = np.concatenate([r["deviations"] for r in rows]) if rows else np.zeros(0)
+    d = np.abs(d[np.isfinite(d)]) / SR * 1e3
+    m = np.concatenate([r["moved"] for r in rows]) if rows else np.zeros(0)
+    m = np.abs(m[np.isfinite(m)]) / SR * 1e3
+    pitch = np.array([r["pitch_change"] for r in rows], float)
+    return {
+        "clips": len(rows),
         "notes": int(len(d)),
         "onset_deviation_rms_ms": float(np.sqrt(np.mean(d**2))) if len(d) else float("nan"),
         "onset_deviation_median_ms": float(np.median(d)) if len(d) else float("nan"),
         "on_grid_notes": int(len(m)),
         "on_grid_moved_max_ms": float(m.max()) if len(m) else float("nan"),
         "on_grid_moved_median_ms": float(np.median(m)) if len(m) else float("nan"),
-        "onset_f_measure": float(np.nanmean(f_values)),
-        "onsets_found": int(np.sum(found)),
+        "onset_f_measure": float(np.nanmean([r["f_measure"] for r in rows])) if rows else float("nan"),
+        "onsets_found": int(sum(r["onsets_found"] for r in rows)),
         "pitch_change_cents": float(np.nanmedian(pitch)) if np.isfinite(pitch).any() else float("nan"),
-        "clicks": clicks,
+        "clicks": int(sum(r["click"] for r in rows)),
     }
+
+
+def score_system(clips: list[TimingClip], outputs: list[np.ndarray]) -> dict:
+    """Every timing figure of one system's outputs over the clips (input included as a system)."""
+    return aggregate([clip_scores(clip, out) for clip, out in zip(clips, outputs, strict=True)])
 
 
 ROWS = [
@@ -160,13 +173,15 @@ def evaluate_timing(systems: dict[str, Callable[[TimingClip], np.ndarray]], clip
     from tqdm import tqdm
 
     outputs = {label: [run(clip) for clip in tqdm(clips, desc=label, unit="clip", leave=False)] for label, run in systems.items()}
-    results = {label: score_system(clips, outs) for label, outs in outputs.items()}
+    from autotune_keras.evaluation.audio_metrics import pyin_pitch
+
+    references = [pyin_pitch(clip.grid_audio)[1] for clip in tqdm(clips, desc="on-grid pitch", unit="clip", leave=False)]
     families = sorted({clip.family for clip in clips})
+    results = {}
     for label, outs in outputs.items():
-        results[label]["by_family"] = {
-            family: score_system([c for c in clips if c.family == family], [o for c, o in zip(clips, outs, strict=True) if c.family == family])
-            for family in families
-        }
+        rows = [clip_scores(c, o, r) for c, o, r in tqdm(list(zip(clips, outs, references, strict=True)), desc=f"scoring {label}", unit="clip", leave=False)]
+        results[label] = aggregate(rows)
+        results[label]["by_family"] = {family: aggregate([r for c, r in zip(clips, rows, strict=True) if c.family == family]) for family in families}
     first_input = next(iter(results.values()))
     for scores in results.values():
         scores["rms_reduction"] = 1.0 - scores["onset_deviation_rms_ms"] / first_input["onset_deviation_rms_ms"]

@@ -2,7 +2,7 @@
 // Model: pitch_detector. Engine contract: autotune_keras/contract.py.
 // State: feed `audio_state_out` back as `audio_state` on the next buffer;
 // start a stream with zeros. The state is the last 1536 input samples (float32).
-// Latency: the outputs describe the centre of the buffer 0 buffer(s) back: 256 samples.
+// Latency: the outputs describe the centre of the buffer 1 buffer(s) back: 768 samples.
 // Files: *_int8.tflite (INT8 network, float I/O), *_float.tflite, *.onnx and saved_model/ (float, dynamic batch).
 #ifndef AUTOTUNE_KERAS_PITCH_DETECTOR_H_
 #define AUTOTUNE_KERAS_PITCH_DETECTOR_H_
@@ -19,7 +19,7 @@ struct TensorInfo {
   const char* name;        // tensor name in the .tflite signature, the ONNX graph and the SavedModel
   DType dtype;
   int rank;
-  std::array<int, 4> shape;  // -1 = batch (dynamic), unused dims 0
+  std::array<int, 4> shape;  // batch 1 as in the .tflite files (ONNX / SavedModel: any batch); unused dims 0
   float scale;               // INT8 quantization scale (0 = float tensor)
   int zero_point;
   const char* state_pair;    // for state tensors: the tensor to feed back on the next buffer
@@ -36,13 +36,18 @@ constexpr const char* kModelName = "pitch_detector";
 constexpr int kSampleRate = 44100;
 constexpr int kBufferSize = 512;
 constexpr int kChannels = 1;
-constexpr int kLatencySamples = 256;
+constexpr int kLatencySamples = 768;
 constexpr float kPitchMinHz = 80.0f;
 constexpr float kPitchMaxHz = 2000.0f;
 constexpr float kConfidenceThreshold = 0.7f;
+// Reference tuning: the scales below are placed from A4 = kDefaultA4Hz unless the engine, like the
+// CLIs' --a4, uses another (kA4MinHz..kA4MaxHz); target_pitch is in Hz, so the model follows either.
+constexpr float kDefaultA4Hz = 440.0f;
+constexpr float kA4MinHz = 415.0f;
+constexpr float kA4MaxHz = 466.0f;
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = 0.11615897f;
-constexpr int kInt8NetworkInputZeroPoint = 0;
+constexpr float kInt8NetworkInputScale = 0.194848225f;
+constexpr int kInt8NetworkInputZeroPoint = -31;
 
 constexpr std::array<TensorInfo, 2> kInputs = {{
     TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0.0f, 0, "", "serving_default_audio_buffer:0"},
