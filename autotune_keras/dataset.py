@@ -26,7 +26,7 @@ def main(
 ) -> None:
     """Build TFRecord shards. Any config key is also a flag, dotted for sections, e.g.
     --synthetic.num_phrases=50 --workers=2 --segment_seconds=4
-    --soundfont.num_phrases=1800 --soundfont.banks=/a.sf2,/b.sf2 --soundfont.programs=40,41
+    --soundfont.num_phrases=1800 --soundfont.drum_phrases=100 --soundfont.banks=/a.sf2,/b.sf2 --soundfont.programs=40,41
     --voice.num_phrases=480 --voice.voices=kal_diphone,lp_diphone (lists: comma-separated)
 
     Args:
