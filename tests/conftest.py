@@ -96,7 +96,8 @@ def tiny_corrector_run(tiny_run, synthetic_records, tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("run") / "corrector"
     overrides = {
-        "detector_run": str(tiny_run), "pipeline.records": str(synthetic_records), "pipeline.batch_size": 2,
+        "detector_run": str(tiny_run), "pipeline.records": str(synthetic_records), "pipeline.mix": [], "pipeline.mix_weights": [],
+        "pipeline.batch_size": 2,
         "train.run_dir": str(run_dir), "train.epochs": 2, "train.steps_per_epoch": 3, "train.validation_steps": 1,
         "buffers_per_example": 4, "pipeline.window_samples": 4096, "audio_summaries": 1,
     }  # fmt: skip

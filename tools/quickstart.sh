@@ -37,7 +37,7 @@ $py -m autotune_keras.realtime --model saved_models/quickstart/pitch_detector_in
 litert-benchmark() { .venv/bin/litert-benchmark "$@"; }
 litert-benchmark --model saved_models/quickstart/pitch_detector_int8.tflite --num_threads 1 --num_runs 1000
 echo "== 6/8 the pitch corrector (the detector guiding a resampling core): train, export, correct the phrase, report"
-$py -m autotune_keras.train --config configs/pitch_corrector.yaml --detector_run runs/quickstart --run_dir runs/quickstart_corrector --epochs 4
+$py -m autotune_keras.train --config configs/pitch_corrector.yaml --detector_run runs/quickstart --run_dir runs/quickstart_corrector --epochs 4 "${data[@]}"
 $py -m autotune_keras.export --checkpoint runs/quickstart_corrector --model pitch_corrector --out saved_models/quickstart_corrector --overwrite
 $py -m autotune_keras.correct runs/quickstart/demo/phrase.wav runs/quickstart/demo/phrase.corrected.wav --key C --scale MAJOR --model saved_models/quickstart_corrector
 $py -m autotune_keras.evaluate --model saved_models/quickstart_corrector --compare baseline --limit 4 --out runs/quickstart/evaluation_corrector
