@@ -1,10 +1,11 @@
 """What every model's training shares: experiment YAML + command-line overrides, the run folder
 (config.yaml, state.json of finished phases), and the Keras callbacks (checkpoints, best weights,
-early stopping, TensorBoard, CSV history, BackupAndRestore resume)."""
+early stopping, TensorBoard, CSV history, BackupAndRestore resume) and the tf.distribute strategy."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -110,7 +111,7 @@ def keras_callbacks(
     return callbacks
 
 
-def distribution_strategy(kind: str):
+def distribution_strategy(kind: str):  # -> tf.distribute.Strategy (TensorFlow imported lazily)
     """The ``tf.distribute`` strategy ``train.distribute`` names: ``none`` (TensorFlow's default
     strategy: one device), ``mirrored`` (every local device) or ``multi_worker``
     (MultiWorkerMirroredStrategy; each worker runs the same command with its own ``TF_CONFIG``).
@@ -120,9 +121,6 @@ def distribution_strategy(kind: str):
     if kind == "mirrored":
         return tf.distribute.MirroredStrategy()
     if kind == "multi_worker":
-        import json
-        import os
-
         if "TF_CONFIG" not in os.environ:
             raise ValueError("train.distribute=multi_worker: TF_CONFIG is not set (the cluster and this worker's index)")
         try:
