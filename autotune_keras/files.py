@@ -64,6 +64,11 @@ def check_output_file(path: str | Path, overwrite: bool = False, inputs: tuple =
         raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it")
     if suffixes and path.suffix.lower() not in suffixes:
         raise ValueError(f"{path}: cannot write {path.suffix or 'files without an extension'}; use one of {', '.join(suffixes)}")
+    return _writable_place(path)
+
+
+def _writable_place(path: Path) -> Path:
+    """``path`` when the folder it would be created in exists (or can be) and is writable."""
     parent = _existing_parent(path)
     if not parent.is_dir():
         raise NotADirectoryError(f"{path}: {parent} is a file, not a folder")
@@ -90,12 +95,7 @@ def check_output_folder(path: str | Path, marker: str, overwrite: bool = False, 
                 raise FileExistsError(f"{path}: holds files this project did not write (no {marker}); choose another folder")
             if not overwrite:
                 raise FileExistsError(f"{path}: already exists; pass --overwrite to replace it")
-    parent = _existing_parent(path)
-    if not parent.is_dir():
-        raise NotADirectoryError(f"{path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"{path}: cannot write in {parent}")
-    return path
+    return _writable_place(path)
 
 
 def _existing_parent(path: Path) -> Path:
