@@ -77,6 +77,9 @@ def prepare_args(command: Callable, args: list[str]) -> list[str]:
             param = params.get(key)
             if param is None or param.kind == param.VAR_KEYWORD:  # a config override: the config checks it
                 out.append(token)
+                if not has_value and i + 1 < len(args) and not args[i + 1].startswith("--"):
+                    out.append(args[i + 1])  # its value, not a positional argument
+                    i += 1
             elif has_value:
                 out.append(f"--{name}={convert(key, value, '--' + name)}")
             elif _kind(hints.get(key)) == "bool" and (i + 1 == len(args) or args[i + 1].startswith("--")):

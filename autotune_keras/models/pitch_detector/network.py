@@ -43,8 +43,9 @@ class DetectorConfig:
     stem_filters: int = 32
     stem_kernel: int = 64  # samples; a multiple of stem_stride
     stem_stride: int = 16
-    block_filters: tuple[int, int, int, int] = (48, 64, 96, 128)
-    block_kernels: tuple[int, int, int, int] = (9, 9, 9, 5)
+    block_filters: tuple[int, ...] = (48, 64, 96, 128)  # one separable block each (the depth)
+    block_kernels: tuple[int, ...] = (9, 9, 9, 5)  # as many as block_filters
+    width: float = 1.0  # scales stem and block filters (rounded to multiples of 8)
     squeeze_filters: int = 24
     dropout: float = 0.1
     nccf_decimation: int = 4  # the periodicity branch works at 44100 / 4 Hz
@@ -68,6 +69,10 @@ class DetectorConfig:
     def nccf_lags(self) -> int:
         """Lags 0..N at the decimated rate, N covering the longest period (80 Hz)."""
         return int(math.ceil(contract.SAMPLE_RATE / self.nccf_decimation / contract.PITCH_MIN_HZ)) + 1
+
+    def filters(self, count: int) -> int:
+        """``count`` filters scaled by ``width`` (a multiple of 8, at least 8)."""
+        return max(8, int(round(count * self.width / 8.0)) * 8)
 
     def bin_cents(self) -> np.ndarray:
         """Centre of each bin in cents above 10 Hz."""
@@ -94,13 +99,13 @@ def build_network(cfg: DetectorConfig) -> keras.Model:
     # one, which INT8 kernels run ~4x faster.
     x = keras.layers.Reshape((1, cfg.window_samples // cfg.stem_stride, cfg.stem_stride), name="frames")(window)
     x = keras.layers.Conv2D(
-        cfg.stem_filters, (1, cfg.stem_kernel // cfg.stem_stride), padding="same", use_bias=False, name="filterbank"
+        cfg.filters(cfg.stem_filters), (1, cfg.stem_kernel // cfg.stem_stride), padding="same", use_bias=False, name="filterbank"
     )(x)
     x = keras.layers.BatchNormalization(name="filterbank_bn")(x)
     x = keras.layers.ReLU(name="filterbank_relu")(x)
     x = keras.layers.MaxPooling2D((1, 2), name="filterbank_pool")(x)
     for i, (filters, kernel) in enumerate(zip(cfg.block_filters, cfg.block_kernels, strict=True)):
-        x = _separable_block(x, filters, kernel, f"block{i + 1}")
+        x = _separable_block(x, cfg.filters(filters), kernel, f"block{i + 1}")
     x = keras.layers.Conv2D(cfg.squeeze_filters, (1, 1), use_bias=False, name="squeeze")(x)
     x = keras.layers.BatchNormalization(name="squeeze_bn")(x)
     x = keras.layers.ReLU(name="squeeze_relu")(x)
@@ -132,7 +137,7 @@ def nccf(window: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     builtin TFLite ops and stay float (they sit outside the INT8 network)."""
     lags = cfg.nccf_lags
     length = cfg.window_samples // cfg.nccf_decimation
-    fft_length = 2 * length  # zero padding: linear, not circular, correlation
+    fft_length = 1 << (2 * length - 1).bit_length()  # zero padding (linear correlation); TFLite's RFFT needs 2^k
     decimated = tf.reduce_mean(tf.reshape(window, [-1, length, cfg.nccf_decimation]), axis=-1)
     power = tf.square(tf.abs(tf.signal.rfft(decimated, fft_length=[fft_length])))
     k = np.arange(fft_length // 2 + 1)[:, None]

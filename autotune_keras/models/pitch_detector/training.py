@@ -62,6 +62,10 @@ class DetectorExperiment:
         self.train.validate()
         if self.model.stem_kernel % self.model.stem_stride or self.model.window_samples % self.model.stem_stride:
             raise ValueError("model.stem_kernel and the window must be multiples of model.stem_stride")
+        if not self.model.block_filters or len(self.model.block_filters) != len(self.model.block_kernels):
+            raise ValueError("model.block_filters and model.block_kernels: one or more blocks, as many kernels as filters")
+        if self.model.width <= 0:
+            raise ValueError(f"model.width: {self.model.width} must be above 0")
 
 
 def label_frame(cfg: detector.DetectorConfig, hop: int) -> int:
