@@ -23,7 +23,8 @@ NOISE = re.compile(
     rb"(All log messages before absl::InitializeLog|oneDNN custom operations are on|Could not find cuda drivers|"
     rb"failed call to cuInit|cuda_platform|cuda_executor|Unable to register cu|computation placer already registered|"
     rb"Created TensorFlow Lite XNNPACK delegate|TF-TRT Warning|This TensorFlow binary is optimized|"
-    rb"rebuild TensorFlow with the appropriate compiler flags|oneDNN supports DT_STRING only)"
+    rb"rebuild TensorFlow with the appropriate compiler flags|oneDNN supports DT_STRING only|"
+    rb"apitools not found, and bigquery client|Logging handler created)"
 )
 
 

@@ -4,6 +4,10 @@
     python -m autotune_keras.dataset --source soundfont --out tf_records/soundfont   # real sampled instruments
     python -m autotune_keras.dataset --source voice --out tf_records/voice           # real voices, sung
     python -m autotune_keras.dataset --source PATH/TO/FOLDER --out tf_records/mine
+    python -m autotune_keras.dataset --source soundfont --out /mnt/shared/soundfont --runner DataflowRunner --beam_options "$OPTIONS"
+        (OPTIONS: Beam's own flags, e.g. "--project=P --region=R --temp_location=gs://B/tmp")
+
+Every build is an Apache Beam pipeline: locally the DirectRunner with --workers processes.
 
 A killed build run again resumes and ends with the same ``manifest.json`` (autotune_keras/data/build.py).
 """
@@ -22,6 +26,8 @@ def main(
     config: str = str(CONFIG_DIR / "dataset.yaml"),
     overwrite: bool = False,
     quiet: bool = False,
+    runner: str = "DirectRunner",
+    beam_options: str = "",
     **overrides,
 ) -> None:
     """Build TFRecord shards. Any config key is also a flag, dotted for sections, e.g.
@@ -38,9 +44,12 @@ def main(
       overwrite: replace a dataset this project built there with other settings (a folder that
         holds anything else is never touched).
       quiet: no progress bar or summary.
+      runner: Apache Beam runner: DirectRunner (this machine, --workers processes), or
+        DataflowRunner / FlinkRunner / SparkRunner (then OUT must be a folder every worker mounts).
+      beam_options: Beam's own pipeline flags for that runner, as one quoted string.
     """
     cfg = load(DatasetConfig, config, overrides=overrides)
-    build_dataset(source, out, cfg, overwrite=overwrite, progress=not quiet)
+    build_dataset(source, out, cfg, overwrite=overwrite, progress=not quiet, runner=runner, beam_options=beam_options)
 
 
 def cli() -> None:

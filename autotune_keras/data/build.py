@@ -1,9 +1,11 @@
 """Build TFRecord shards from the synthetic generator or a folder of audio (the library behind
 ``python -m autotune_keras.dataset``).
 
-Sources are processed in chunks (in parallel across processes); each chunk writes its shards
+Sources are processed in chunks, each chunk one job of an Apache Beam pipeline (data/beam.py: the
+DirectRunner's processes locally, or Dataflow / Flink / Spark); each chunk writes its shards
 atomically and then a small record under ``OUT/.chunks``. Re-running skips finished chunks, so a
-killed build resumes and ends with the same ``manifest.json``.
+killed build resumes and ends with the same ``manifest.json``. The manifest is written here from
+the chunk records once every job has finished.
 """
 
 from __future__ import annotations
@@ -13,13 +15,11 @@ import json
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from autotune_keras import contract
 from autotune_keras.config import DatasetConfig, to_dict
-from autotune_keras.data import records, sources
+from autotune_keras.data import beam, records, sources
 from autotune_keras.data.records import SCHEMA_VERSION, ShardWriter
 from autotune_keras.files import atomic_write_json
 
@@ -131,8 +131,8 @@ def _manifest(out: Path, source: str, cfg: DatasetConfig, fingerprint: str, chun
     }
 
 
-def _measure_tunings(pending: list[tuple], workers: int, progress: bool) -> None:
-    """Measure every (bank, program) tuning the pending chunks need, in parallel, before the
+def _measure_tunings(pending: list[tuple], workers: int, progress: bool, runner: str, options: str) -> None:
+    """Measure every (bank, program) tuning the pending chunks need, as one Beam stage, before the
     chunks render (each is cached: a later build or a resumed one reads it)."""
     from tqdm import tqdm
 
@@ -140,16 +140,14 @@ def _measure_tunings(pending: list[tuple], workers: int, progress: bool) -> None
 
     needed = sorted({(ref.bank, ref.program) for job in pending for ref in job[2]})
     soundfont.renderer(needed[0][0])  # FluidSynth and the soundfont load, or say why not, here
-    jobs = [(bank, program) for bank, program in needed]
-    bar = tqdm(total=len(jobs), unit="program", desc="measuring soundfont tuning", disable=not progress)
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_prepare_program, jobs):
-                bar.update()
-    else:
-        for job in jobs:
-            _prepare_program(job)
-            bar.update()
+    todo = [job for job in needed if not soundfont.tuning_cached(*job)]
+    bar = tqdm(total=len(needed), initial=len(needed) - len(todo), unit="program", desc="measuring soundfont tuning", disable=not progress)
+
+    def poll() -> None:
+        bar.update(len(needed) - sum(not soundfont.tuning_cached(*job) for job in todo) - bar.n)
+
+    beam.run_jobs("measure tuning", todo, _prepare_program, runner, max(1, min(workers, len(todo))), options, poll)
+    poll()
     bar.close()
 
 
@@ -175,8 +173,17 @@ def check_dataset_folder(out: Path, source: Path | None) -> None:
             raise FileExistsError(f"{out}: holds files this project did not write (no {MANIFEST}); choose another folder")
 
 
-def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: bool = False, progress: bool = True) -> dict:
-    """Build (or resume) shards of ``source`` under ``out``; returns the manifest."""
+def build_dataset(
+    source: str,
+    out: str | Path,
+    cfg: DatasetConfig,
+    overwrite: bool = False,
+    progress: bool = True,
+    runner: str = beam.DIRECT,
+    beam_options: str = "",
+) -> dict:
+    """Build (or resume) shards of ``source`` under ``out`` with an Apache Beam pipeline on
+    ``runner`` (``beam_options``: Beam's own flags); returns the manifest."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -185,6 +192,7 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
     fingerprint = _fingerprint(cfg, source_label)
     manifest_path = out / MANIFEST
     # everything that can be wrong with the request is found before anything is written
+    beam.check_runner(runner, beam_options)
     refs = sources.generated_sources(source, cfg) if generated else sources.folder_sources(source)
     if not refs:
         raise FileNotFoundError(f"{source}: no audio files ({', '.join(sources.audio_io.AUDIO_EXTENSIONS)})")
@@ -220,32 +228,32 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
     workers = cfg.workers or os.cpu_count() or 1
     started = time.perf_counter()
     if source == sources.SOUNDFONT and pending:
-        _measure_tunings(pending, workers, progress)
+        _measure_tunings(pending, workers, progress, runner, beam_options)
     workers = max(1, min(workers, len(pending)))
-    built_seconds = 0.0
     bar = tqdm(
         total=len(refs), initial=sum(len(r["sources"]) for r in done), unit="src", desc=f"building {out}", disable=not progress
     )
-    new_records = []
-    if pending and workers == 1:
-        results = map(_build_chunk, pending)
-    elif pending:
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-        results = executor.map(_build_chunk, pending)
-    else:
-        results = iter(())
-    for record in results:
-        new_records.append(record)
-        built_seconds += sum(s.get("seconds", 0.0) for s in record["sources"])
-        for skip in record["skipped"]:
-            bar.write(f"skipped {skip['name']}: {skip['reason']}")
-        bar.update(len(record["sources"]))
+    new_records: dict[int, dict] = {}
+
+    def collect() -> None:  # chunk records the workers have written so far
+        for job in pending:
+            number = job[1]
+            if number not in new_records and _chunk_is_done(out, number, job[2], fingerprint):
+                record = new_records[number] = json.loads(_chunk_record_path(out, number).read_text())
+                for skip in record["skipped"]:
+                    bar.write(f"skipped {skip['name']}: {skip['reason']}")
+                bar.update(len(record["sources"]))
+
+    beam.run_jobs("build chunks", pending, _build_chunk, runner, workers, beam_options, collect)
+    collect()
     bar.close()
-    if pending and workers > 1:
-        executor.shutdown()
+    missing = [job[1] for job in pending if job[1] not in new_records]
+    if missing:
+        raise RuntimeError(f"{out}: the pipeline finished but chunk(s) {missing[:5]} wrote no record; run the build again to resume")
+    built_seconds = sum(s.get("seconds", 0.0) for record in new_records.values() for s in record["sources"])
     elapsed = time.perf_counter() - started
 
-    manifest = _manifest(out, source_label, cfg, fingerprint, done + new_records)
+    manifest = _manifest(out, source_label, cfg, fingerprint, done + list(new_records.values()))
     atomic_write_json(manifest_path, manifest)
     if progress:
         for split in SPLITS:
@@ -255,7 +263,7 @@ def build_dataset(source: str, out: str | Path, cfg: DatasetConfig, overwrite: b
             )
         print(f"   skipped: {len(manifest['skipped'])} source(s)")
         if built_seconds:
-            print(f"     speed: {built_seconds / elapsed:.1f} s of audio per wall second ({workers} workers, {elapsed:.1f} s)")
+            print(f"     speed: {built_seconds / elapsed:.1f} s of audio per wall second ({runner}, {workers} workers, {elapsed:.1f} s)")
     return manifest
 
 

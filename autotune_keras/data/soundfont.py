@@ -96,6 +96,15 @@ def prepare(bank: str, program: int) -> int:
     return sum(t.usable for t in table.program(program, spec.low, spec.high).values())
 
 
+def tuning_cached(bank: str, program: int) -> bool:
+    """Whether :func:`prepare` has nothing left to measure for ``program`` in ``bank``."""
+    if program == gm.DRUM_KIT.number:
+        return True
+    spec = gm.PROGRAMS[program]
+    synth, table = renderer(bank)
+    return not synth.has_program(program) or table.is_cached(program, spec.low, spec.high)
+
+
 def _velocity_layer(velocity: float) -> int:
     """The measured velocity layer nearest a note's velocity (0.5..1 of full)."""
     return min(VELOCITIES, key=lambda v: abs(v - 127 * velocity))

@@ -175,16 +175,31 @@ class TuningTable:
         self.folder = (cache or cache_dir()) / "tuning" / f"{renderer.bank.stem}-{digest}"
         self._programs: dict[int, dict[str, NoteTuning]] = {}
 
+    def _path(self, program: int) -> Path:
+        return self.folder / f"program-{program:03d}.json"
+
+    def _read(self, program: int, low: int, high: int) -> dict[str, NoteTuning] | None:
+        path = self._path(program)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return None
+        if data.get("version") != TUNING_VERSION or data.get("range") != [low, high]:
+            return None
+        return {k: NoteTuning(*v) for k, v in data["notes"].items()}
+
+    def is_cached(self, program: int, low: int, high: int) -> bool:
+        """Whether ``program`` is measured already (by any process)."""
+        return program in self._programs or self._read(program, low, high) is not None
+
     def program(self, program: int, low: int, high: int) -> dict[str, NoteTuning]:
         """``"key/velocity" -> NoteTuning`` for every key of ``low..high`` at every velocity layer."""
         if program in self._programs:
             return self._programs[program]
-        path = self.folder / f"program-{program:03d}.json"
-        table = None
-        if path.is_file():
-            data = json.loads(path.read_text())
-            if data.get("version") == TUNING_VERSION and data.get("range") == [low, high]:
-                table = {k: NoteTuning(*v) for k, v in data["notes"].items()}
+        path = self._path(program)
+        table = self._read(program, low, high)
         if table is None:
             table = self._measure(program, low, high)
             self.folder.mkdir(parents=True, exist_ok=True)
