@@ -165,11 +165,14 @@ def quantize_hz_to_scale(hz, key: str, scale: str | Scale, a4: float = A4_HZ):
     voiced = hz > 0
     root = 100.0 * (key_to_pitch_class(key) - 9)  # the key in cents from A4 (its octave below it)
     cents = 1200.0 * np.log2(np.where(voiced, hz, a4) / a4) - root  # cents above the key
-    degrees = np.asarray(scale.degrees)
+    degrees = np.asarray(scale.degrees, dtype=np.float64)
     period = np.floor(cents / scale.period)
-    offsets = np.concatenate([degrees - scale.period, degrees, degrees + scale.period, [2 * scale.period]])
-    candidates = scale.period * period[..., None] + offsets  # ascending: argmin takes the lower of a tie
-    best = np.take_along_axis(candidates, np.argmin(np.abs(candidates - cents[..., None]), axis=-1)[..., None], axis=-1)[..., 0]
+    offsets = np.concatenate([degrees - scale.period, degrees, degrees + scale.period, [2 * scale.period]])  # ascending
+    # the nearest offset to the position inside the period: the first whose upper midpoint is not
+    # below it (so a tie goes to the lower note)
+    within = cents - scale.period * period
+    nearest = offsets[np.searchsorted((offsets[:-1] + offsets[1:]) / 2.0, within, side="left")]
+    best = scale.period * period + nearest
     return np.where(voiced, a4 * 2.0 ** ((root + best) / 1200.0), 0.0)  # exact on 12-TET notes
 
 

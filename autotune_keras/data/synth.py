@@ -313,19 +313,44 @@ def _render(
     ratios = timbre.partial_ratio()
     keep = np.max(amps, axis=0) > 1e-4  # partials below -80 dB everywhere cost time, add nothing
     amps, ratios, offsets = amps[:, keep], ratios[keep], timbre.phases[keep]
+    # float32 per block of 2048 samples (32 control frames), each partial's phase taken relative
+    # to the block's first sample (wrapped in float64) so the float32 angles stay small; amplitude
+    # interpolation between control frames folded into two reductions (sum_k a*sin + w * sum_k d*sin)
+    amps32, ratios32 = amps.astype(np.float32), ratios.astype(np.float32)
+    steps = np.diff(amps32, axis=0, append=amps32[-1:])  # towards the next control frame
+    ramp = (np.arange(CONTROL_HOP) / CONTROL_HOP).astype(np.float32)
+    band_limit = min(16000.0, 0.45 * sr)
+    chunk = 32 * CONTROL_HOP
     out = np.zeros(n)
-    chunk = 8192
     for begin in range(0, n, chunk):
         stop = min(n, begin + chunk)
-        idx = np.arange(begin, stop)
-        pos = idx / CONTROL_HOP
-        lo = np.floor(pos).astype(int)
-        w = (pos - lo)[:, None]
-        amp = amps[lo] * (1 - w) + amps[np.minimum(lo + 1, len(amps) - 1)] * w
-        # alias guard per sample: drop partials above the band limit as pitch moves
-        amp = amp * (held[begin:stop, None] * ratios[None, :] < min(16000.0, 0.45 * sr))
-        angle = np.mod(phase[begin:stop, None] * ratios[None, :] + offsets[None, :], 2 * np.pi)
-        out[begin:stop] = np.sum(amp * np.sin(angle.astype(np.float32)), axis=1)
+        frames = -(-(stop - begin) // CONTROL_HOP)
+        rows = frames * CONTROL_HOP
+        block_hz = np.zeros(rows, np.float32)
+        block_hz[: stop - begin] = held[begin:stop]
+        # alias guard per sample: partials above the band limit all through the block are skipped,
+        # those the pitch moves across it are muted sample by sample
+        audible = ratios32 * block_hz[: stop - begin].min() < band_limit
+        crossing = audible & (ratios32 * block_hz.max() >= band_limit)
+        if not audible.any():
+            continue
+        first = begin // CONTROL_HOP
+        level_amps, level_steps = amps32[first : first + frames], steps[first : first + frames]
+        block_ratios, block_offsets = ratios32, offsets
+        if not audible.all():
+            level_amps, level_steps = level_amps[:, audible], level_steps[:, audible]
+            block_ratios, block_offsets, crossing = ratios32[audible], offsets[audible], crossing[audible]
+        rel = np.zeros(rows, np.float32)
+        rel[: stop - begin] = phase[begin:stop] - phase[begin]
+        sines = np.multiply.outer(rel, block_ratios)
+        sines += np.mod(phase[begin] * block_ratios.astype(np.float64) + block_offsets, 2 * np.pi).astype(np.float32)
+        np.sin(sines, out=sines)
+        if crossing.any():
+            sines[:, crossing] *= block_hz[:, None] * block_ratios[None, crossing] < band_limit
+        sines = sines.reshape(frames, CONTROL_HOP, -1)
+        level = np.einsum("ftk,fk->ft", sines, level_amps)
+        level += ramp * np.einsum("ftk,fk->ft", sines, level_steps)
+        out[begin:stop] = level.reshape(-1)[: stop - begin]
     pitched = out * env * (1.0 + 0.06 * shimmer)
     # aspiration / bow / breath noise follows the envelope, pulsed by the glottal cycle for voice
     pulse = 0.6 + 0.4 * np.cos(phase) if timbre.instrument == "voice" else 1.0
