@@ -5,7 +5,9 @@
 Prints examples/s and batches/s with augmentation off and with every augmentation on
 (probability 1), for the input alone (a detector) and with the paired target tracks (a
 corrector), then the train steps/s of a ~100k-parameter conv net on the same batch shape,
-and the ratio pipeline batches/s / model steps/s (above 1: the pipeline keeps the model fed).
+and the ratio pipeline batches/s / model steps/s (above 1: the pipeline keeps the model fed);
+then the same for the pitch detector itself: its training batches (pipeline, NCCF and targets, as
+``train`` builds them) against its own train step.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import tensorflow as tf  # noqa: E402
 
 from autotune_keras.config import CONFIG_DIR, PipelineConfig, load  # noqa: E402
 from autotune_keras.data.pipeline import make_dataset  # noqa: E402
+from autotune_keras.models.pitch_detector.network import build_network  # noqa: E402
+from autotune_keras.models.pitch_detector.training import DetectorExperiment, compile_network, datasets  # noqa: E402
 from autotune_keras.tfk import keras  # noqa: E402
+from autotune_keras.training import load_experiment  # noqa: E402
 
-AUGMENTATIONS = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise")
+AUGMENTATIONS = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise", "colour")
 
 
 def _rate(ds: tf.data.Dataset, batches: int, warmup: int = 5) -> tuple[float, float]:
@@ -75,7 +80,7 @@ def main(
         ("augment off", {"augment.enabled": False, "with_targets": False}),
         ("defaults, audio only", {"with_targets": False}),
         ("defaults, +targets", {"with_targets": True}),
-        ("all six p=1, audio", all_on | {"with_targets": False}),
+        ("all seven p=1, audio", all_on | {"with_targets": False}),
     ):
         cfg = load(
             PipelineConfig,
@@ -101,6 +106,32 @@ def main(
     print(f"model    [{model.count_params():,} params]: {steps_s:7.2f} train steps/s")
     for label, batches_s in results.items():
         print(f"ratio    [{label:>20}]: {batches_s / steps_s:6.2f} pipeline batches per model step")
+
+    # the shipped detector itself: its training batches (pipeline + NCCF + targets) and its step
+    experiment = load_experiment(DetectorExperiment, CONFIG_DIR / "pitch_detector.yaml",
+                                 {"pipeline.records": records, "pipeline.mix": "", "pipeline.mix_weights": "",
+                                  "pipeline.batch_size": batch_size})  # fmt: skip
+    train, _ = datasets(experiment)
+    iterator = iter(train)
+    for _ in range(5):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    detector_batches_s = batches / (time.perf_counter() - start)
+    network = build_network(experiment.model)
+    compile_network(network, 1e-3, experiment)
+    batch = next(iterator)
+    for _ in range(5):
+        network.train_on_batch(*batch)
+    start = time.perf_counter()
+    for _ in range(steps):
+        network.train_on_batch(*batch)
+    detector_steps_s = steps / (time.perf_counter() - start)
+    print(f"pipeline [   detector batches]: {detector_batches_s * batch_size:8.1f} examples/s  {detector_batches_s:7.2f} batches/s")
+    print(f"model    [pitch detector, {network.count_params():,} params]: {detector_steps_s:7.2f} train steps/s")
+    print(f"ratio    [   detector batches]: {detector_batches_s / detector_steps_s:6.2f} pipeline batches per detector step")
+    print(f"ratio    [  defaults, +targets]: {results['defaults, +targets'] / detector_steps_s:6.2f} pipeline batches per detector step")
 
 
 if __name__ == "__main__":

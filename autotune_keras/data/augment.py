@@ -1,7 +1,8 @@
 """On-the-fly augmentation in TensorFlow ops, with labels kept consistent.
 
-Every function works on one example (1-D audio, frame labels on the label grid) inside a
-``tf.data`` map. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
+Every function works on one example inside a ``tf.data`` map (frame labels on the label grid);
+the audio transforms take ``[..., N]``, so an example's tracks go through each one stacked, as one
+batch of ops. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
 to every audio track and to the labels; acoustic transforms (formant shift, reverb, colouration,
 dynamics) describe the recording, so the input and its paired targets get the same draw; noise is
 added to the input only.
@@ -18,7 +19,7 @@ from autotune_keras.config import AugmentConfig
 AUDIO_TRACKS = ("audio", "target_audio", "grid_audio")
 STFT_SIZE = 2048
 STRETCH_HOP = 512
-FORMANT_HOP = 256
+FORMANT_HOP = 512  # 75 % overlap of the Hann window (what the envelope warp needs; half the FFTs of 256)
 MIN_LIFTER, MAX_LIFTER = 16, 100  # quefrency bins kept for the spectral envelope
 MAX_RIR_SECONDS = 1.0
 
@@ -36,16 +37,16 @@ def max_read_rate(cfg: AugmentConfig) -> float:
 
 
 def resample(x: tf.Tensor, rate: tf.Tensor, out_len: int) -> tf.Tensor:
-    """``out[t] = x[t * rate]`` with Catmull-Rom cubic interpolation (zero past the end)."""
+    """``out[..., t] = x[..., t * rate]`` with Catmull-Rom cubic interpolation (zero past the end)."""
     x = tf.convert_to_tensor(x, tf.float32)
-    n = tf.shape(x)[0]
-    padded = tf.concat([x[:1], x, tf.zeros([3], tf.float32)], axis=0)
+    n = tf.shape(x)[-1]
+    padded = tf.concat([x[..., :1], x, tf.zeros_like(x[..., :3])], axis=-1)
     pos = tf.range(out_len, dtype=tf.float32) * tf.cast(rate, tf.float32)
     base = tf.floor(pos)
     t = pos - base
     i = tf.cast(base, tf.int32) + 1  # index into padded
     limit = n + 3
-    p0, p1, p2, p3 = (tf.gather(padded, tf.clip_by_value(i + d, 0, limit)) for d in (-1, 0, 1, 2))
+    p0, p1, p2, p3 = (tf.gather(padded, tf.clip_by_value(i + d, 0, limit), axis=-1) for d in (-1, 0, 1, 2))
     out = p1 + 0.5 * t * (p2 - p0 + t * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + t * (3.0 * (p1 - p2) + p3 - p0)))
     return tf.where(pos < tf.cast(n - 1, tf.float32) + 1e-3, out, 0.0)
 
@@ -89,31 +90,38 @@ def _istft(spec: tf.Tensor, hop: int) -> tf.Tensor:
 
 
 def _edge_pad(x: tf.Tensor, pad: int) -> tf.Tensor:
-    return tf.pad(x, [[pad, pad]])  # zeros: the discarded edge frames absorb the overlap-add ramp
+    # zeros: the discarded edge frames absorb the overlap-add ramp
+    return tf.pad(x, [[0, 0]] * (len(x.shape) - 1) + [[pad, pad]])
+
+
+def _pad_end(x: tf.Tensor, length) -> tf.Tensor:
+    """``x`` zero-padded on its last axis to ``length`` samples."""
+    return tf.pad(x, [[0, 0]] * (len(x.shape) - 1) + [[0, length - tf.shape(x)[-1]]])
 
 
 def time_stretch(x: tf.Tensor, rate: tf.Tensor, out_len: int) -> tf.Tensor:
-    """Phase-vocoder stretch: ``out[t] ~ x[t * rate]`` in time, pitch unchanged (librosa's algorithm)."""
+    """Phase-vocoder stretch: ``out[..., t] ~ x[..., t * rate]`` in time, pitch unchanged (librosa's algorithm)."""
     rate = tf.cast(rate, tf.float32)
     pad = STFT_SIZE
     spec = _stft(_edge_pad(x, pad), STRETCH_HOP)
-    frames = tf.shape(spec)[0]
+    frames = tf.shape(spec)[-2]
     steps = tf.range(0.0, tf.cast(frames - 1, tf.float32), rate)
-    spec = tf.concat([spec, tf.zeros_like(spec[:1])], axis=0)
+    spec = tf.concat([spec, tf.zeros_like(spec[..., :1, :])], axis=-2)
     bins = STFT_SIZE // 2 + 1
     advance = 2.0 * math.pi * STRETCH_HOP * tf.range(bins, dtype=tf.float32) / STFT_SIZE
     lo = tf.cast(tf.floor(steps), tf.int32)
     alpha = (steps - tf.floor(steps))[:, None]
-    c0, c1 = tf.gather(spec, lo), tf.gather(spec, lo + 1)
+    c0, c1 = tf.gather(spec, lo, axis=-2), tf.gather(spec, lo + 1, axis=-2)
     magnitude = (1.0 - alpha) * tf.abs(c0) + alpha * tf.abs(c1)
-    delta = tf.math.angle(c1) - tf.math.angle(c0) - advance
+    # every frame's phase once, then gathered (TensorFlow's atan2 is scalar code: the costliest op here)
+    angles = tf.math.angle(spec)
+    delta = tf.gather(angles, lo + 1, axis=-2) - tf.gather(angles, lo, axis=-2) - advance
     delta = delta - 2.0 * math.pi * tf.round(delta / (2.0 * math.pi))
-    phase = tf.math.angle(spec[0])[None, :] + tf.math.cumsum(advance + delta, axis=0, exclusive=True)
+    phase = angles[..., :1, :] + tf.math.cumsum(advance + delta, axis=-2, exclusive=True)
     stretched = _istft(tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase)), STRETCH_HOP)
     # output frame i (centre i*hop + N/2) reads input frame position i*rate (centre i*rate*hop + N/2)
     offset = tf.cast(tf.round(STFT_SIZE / 2 + (pad - STFT_SIZE / 2) / rate), tf.int32)
-    out = stretched[offset : offset + out_len]
-    return tf.pad(out, [[0, out_len - tf.shape(out)[0]]])
+    return _pad_end(stretched[..., offset : offset + out_len], out_len)
 
 
 def envelope_lifter(max_f0_hz: tf.Tensor, sample_rate: int) -> tf.Tensor:
@@ -127,7 +135,7 @@ def formant_shift(x: tf.Tensor, factor: tf.Tensor, lifter: tf.Tensor = MIN_LIFTE
 
     ``lifter`` is the cepstral cutoff in samples (see :func:`envelope_lifter`).
     """
-    n = tf.shape(x)[0]
+    n = tf.shape(x)[-1]
     pad = STFT_SIZE
     spec = _stft(_edge_pad(x, pad), FORMANT_HOP)
     log_mag = tf.math.log(tf.abs(spec) + 1e-7)
@@ -141,11 +149,10 @@ def formant_shift(x: tf.Tensor, factor: tf.Tensor, lifter: tf.Tensor = MIN_LIFTE
     lo = tf.clip_by_value(tf.cast(tf.floor(source_bin), tf.int32), 0, bins - 1)
     hi = tf.clip_by_value(lo + 1, 0, bins - 1)
     w = source_bin - tf.floor(source_bin)
-    warped = (1.0 - w) * tf.gather(envelope, lo, axis=1) + w * tf.gather(envelope, hi, axis=1)
+    warped = (1.0 - w) * tf.gather(envelope, lo, axis=-1) + w * tf.gather(envelope, hi, axis=-1)
     gain = tf.exp(tf.clip_by_value(warped - envelope, -6.0, 6.0))
     shifted = spec * tf.complex(gain, tf.zeros_like(gain))
-    out = _istft(shifted, FORMANT_HOP)[pad : pad + n]
-    return tf.pad(out, [[0, n - tf.shape(out)[0]]])
+    return _pad_end(_istft(shifted, FORMANT_HOP)[..., pad : pad + n], n)
 
 
 def room_impulse_response(rt60: tf.Tensor, sample_rate: int, seed: tf.Tensor, length: int | None = None) -> tf.Tensor:
@@ -170,17 +177,17 @@ def room_impulse_response(rt60: tf.Tensor, sample_rate: int, seed: tf.Tensor, le
 
 
 def convolve(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    """Causal FFT convolution, truncated to ``len(x)``."""
-    n = tf.shape(x)[0]
-    size = tf.shape(x)[0] + tf.shape(kernel)[0]
+    """Causal FFT convolution along the last axis, truncated to ``x``'s length."""
+    n = tf.shape(x)[-1]
+    size = n + tf.shape(kernel)[-1]
     fft_len = tf.cast(2 ** tf.math.ceil(tf.math.log(tf.cast(size, tf.float32)) / math.log(2.0)), tf.int32)
     spectrum = tf.signal.rfft(x, [fft_len]) * tf.signal.rfft(kernel, [fft_len])
-    return tf.signal.irfft(spectrum, [fft_len])[:n]
+    return tf.signal.irfft(spectrum, [fft_len])[..., :n]
 
 
 def reverb(x: tf.Tensor, rt60: tf.Tensor, wet: tf.Tensor, sample_rate: int, seed: tf.Tensor) -> tf.Tensor:
     """Dry signal plus ``wet`` times the reverberant tail of a synthetic room."""
-    length = x.shape[0] if x.shape[0] is not None else None
+    length = x.shape[-1] if x.shape[-1] is not None else None
     rir = room_impulse_response(rt60, sample_rate, seed, length)
     tail = tf.concat([[0.0], rir[1:]], axis=0)
     return x + tf.cast(wet, tf.float32) * convolve(x, tail)
@@ -191,9 +198,10 @@ def compress(x: tf.Tensor, gain_db: tf.Tensor, ratio: tf.Tensor, threshold_db: f
     x = x * tf.pow(10.0, tf.cast(gain_db, tf.float32) / 20.0)
     window = int(0.01 * sample_rate)
     # centred moving average of x^2 by a running sum (a pooling op is ~50x slower here)
-    padded = tf.pad(tf.square(x), [[window // 2, window - window // 2]])
-    running = tf.concat([[0.0], tf.math.cumsum(padded)], axis=0)
-    power = (running[window:] - running[:-window])[: tf.shape(x)[0]] / window
+    leading = [[0, 0]] * (len(x.shape) - 1)
+    padded = tf.pad(tf.square(x), leading + [[window // 2, window - window // 2]])
+    running = tf.math.cumsum(tf.pad(padded, leading + [[1, 0]]), axis=-1)
+    power = (running[..., window:] - running[..., :-window])[..., : tf.shape(x)[-1]] / window
     level_db = 10.0 * tf.math.log(power + 1e-10) / math.log(10.0)
     over = tf.nn.relu(level_db - threshold_db)
     reduction_db = over * (1.0 - 1.0 / tf.cast(ratio, tf.float32))
@@ -204,9 +212,9 @@ def colour(x: tf.Tensor, *, tilt: tf.Tensor, centres: tf.Tensor, widths: tf.Tens
            gains: tf.Tensor, low_cut_hz: tf.Tensor, sample_rate: int) -> tf.Tensor:
     """Zero-phase EQ: ``tilt`` dB per octave around 1 kHz, Gaussian bumps (``gains`` dB at
     ``centres`` Hz, ``widths`` octaves) and a second-order low cut at ``low_cut_hz`` (0: none)."""
-    n = tf.shape(x)[0]
+    n = tf.shape(x)[-1]
     spectrum = tf.signal.rfft(x)
-    freqs = tf.maximum(tf.linspace(0.0, sample_rate / 2.0, tf.shape(spectrum)[0]), 1.0)
+    freqs = tf.maximum(tf.linspace(0.0, sample_rate / 2.0, tf.shape(spectrum)[-1]), 1.0)
     octaves = tf.math.log(freqs / 1000.0) / math.log(2.0)
     db = tilt * octaves
     for k in range(centres.shape[0]):
@@ -261,12 +269,10 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
         return resample(x, pitch_ratio, window)
 
     tracks = [track for track in AUDIO_TRACKS if track in example]
-    for track in tracks:
-        x = out[track]
-        x = tf.cond(tf.not_equal(stretch, 1.0), lambda x=x: stretch_track(x), lambda x=x: x)
-        x = tf.cond(tf.not_equal(pitch_ratio, 1.0), lambda x=x: pitch_track(x), lambda x=x: x[:window])
-        x.set_shape([window])
-        out[track] = x
+    x = tf.stack([out[track] for track in tracks])  # [tracks, samples]: one op per transform for all
+    x = tf.cond(tf.not_equal(stretch, 1.0), lambda: stretch_track(x), lambda: x)
+    x = tf.cond(tf.not_equal(pitch_ratio, 1.0), lambda: pitch_track(x), lambda: x[:, :window])
+    x.set_shape([len(tracks), window])
     rate = stretch * pitch_ratio
     out["f0_hz"] = warp_frames(example["f0_hz"], rate, frames, log_domain=True) * pitch_ratio
     out["target_f0_hz"] = warp_frames(example["target_f0_hz"], rate, frames, log_domain=True) * pitch_ratio
@@ -300,13 +306,13 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
         "gains": uniform(20, [co.bumps], -co.max_bump_db, co.max_bump_db),
         "low_cut_hz": tf.where(happens(21, co.low_cut_probability), draw(22, *co.low_cut_hz), 0.0),
     }
-    for track in tracks:
-        x = out[track]
-        x = tf.cond(tf.not_equal(factor, 1.0), lambda x=x: formant_shift(x, factor, lifter), lambda x=x: x)
-        x = tf.cond(use_reverb, lambda x=x: reverb(x, rt60, wet, sample_rate, seeds[12]), lambda x=x: x)
-        x = tf.cond(use_colour, lambda x=x: colour(x, **eq, sample_rate=sample_rate), lambda x=x: x)
-        x = tf.cond(use_dynamics, lambda x=x: compress(x, gain_db, ratio, dy.threshold_db, sample_rate), lambda x=x: x)
-        out[track] = x
+    x = tf.cond(tf.not_equal(factor, 1.0), lambda: formant_shift(x, factor, lifter), lambda: x)
+    x = tf.cond(use_reverb, lambda: reverb(x, rt60, wet, sample_rate, seeds[12]), lambda: x)
+    x = tf.cond(use_colour, lambda: colour(x, **eq, sample_rate=sample_rate), lambda: x)
+    x = tf.cond(use_dynamics, lambda: compress(x, gain_db, ratio, dy.threshold_db, sample_rate), lambda: x)
+    x.set_shape([len(tracks), window])
+    for index, track in enumerate(tracks):
+        out[track] = x[index]
 
     nz = cfg.noise
     snr = draw(13, nz.min_snr_db, nz.max_snr_db)
