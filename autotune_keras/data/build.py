@@ -240,7 +240,7 @@ def build_dataset(
             number = job[1]
             if number not in new_records and _chunk_is_done(out, number, job[2], fingerprint):
                 record = new_records[number] = json.loads(_chunk_record_path(out, number).read_text())
-                for skip in record["skipped"]:
+                for skip in record["skipped"] if progress else ():
                     bar.write(f"skipped {skip['name']}: {skip['reason']}")
                 bar.update(len(record["sources"]))
 
