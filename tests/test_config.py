@@ -36,3 +36,15 @@ def test_wrong_type_and_cross_field_checks():
 def test_overrides_use_dotted_keys():
     cfg = load(DatasetConfig, CONFIG_DIR / "dataset.yaml", overrides={"synthetic.num_phrases": 7, "workers": 1})
     assert cfg.synthetic.num_phrases == 7 and cfg.workers == 1
+
+
+def test_override_flags_take_their_value_as_the_next_word():
+    """`--key value` (a config override) must not shift the positional arguments after it."""
+    from autotune_keras.cli import prepare_args
+
+    def command(source: str = "synthetic", out: str = "x", overwrite: bool = False, **overrides) -> None:
+        """A CLI of the dataset kind."""
+
+    args = prepare_args(command, ["--synthetic.num_phrases", "6", "--pipeline.mix", "", "--out", "d", "--overwrite"])
+    assert args == ["--synthetic.num_phrases", "6", "--pipeline.mix", "", "--out", "'d'", "--overwrite"]
+    assert prepare_args(command, ["folder", "--workers", "2", "out"]) == ["'folder'", "--workers", "2", "'out'"]

@@ -45,9 +45,14 @@ def test_three_trials_write_a_config_train_accepts(synthetic_records, tmp_path):
 
     best = yaml.safe_load((out / BEST_CONFIG).read_text())
     assert best["task"] == "pitch_detector" and best["train"]["distribute"] == "mirrored"
-    scores = [float(row["val_rpa_50"]) for row in trials]
-    assert max(scores) == pytest.approx(float(next(r for r in trials if best["model"]["context_samples"] == int(r["context"]) and
-                                                   best["model"]["width"] == float(r["width"]))["val_rpa_50"]))  # fmt: skip
+    top = max(float(row["val_rpa_50"]) for row in trials)
+    chosen = [
+        row for row in trials
+        if float(row["val_rpa_50"]) == top and best["model"]["context_samples"] == int(row["context"])
+        and best["model"]["width"] == float(row["width"]) and len(best["model"]["block_filters"]) == int(row["depth"])
+        and best["train"]["learning_rate"] == pytest.approx(float(row["learning_rate"]))
+    ]  # fmt: skip
+    assert chosen, (best["model"], trials)  # the written config is the best trial's
     # train takes the written config as it is (a short run into a fresh folder)
     train = subprocess.run(
         [sys.executable, "-m", "autotune_keras.train", "--config", str(out / BEST_CONFIG), "--epochs", "1", "--steps_per_epoch", "1",
