@@ -2,9 +2,9 @@
 
 Each trial is an ordinary training run of the model the config names, with the trial's values
 written over config keys (``configs/search.yaml`` says which keys, per model). After training,
-the trial's network is converted to full-INT8 TFLite exactly as ``export`` converts it and timed
-buffer by buffer on one thread; a trial slower than the model's budget is rejected (keras-tuner
-marks it failed), however good its score. Every trial is logged to TensorBoard's HParams view;
+one QAT step, the trial's network is converted to full-INT8 TFLite exactly as ``export`` converts
+it and timed by ``litert-benchmark`` on one thread; a trial slower than the model's budget is
+rejected (keras-tuner marks it failed), however good its score. Every trial is logged to TensorBoard's HParams view;
 the best accepted trial is written as a config ``train`` takes.
 
 keras-tuner drives the search (its oracle proposes values, keeps the trials and resumes an
@@ -69,7 +69,7 @@ class ModelSearch:
     direction: str = "min"  # or "max"
     history: str = "float-history.csv"  # the training history file in the run folder
     max_int8_latency_ms: float = contract.LATENCY_BUDGET_MS  # median per call, one thread
-    latency_runs: int = 300
+    latency_runs: int = 1000
     space: tuple[SearchParameter, ...] = ()
 
     def validate(self) -> None:
@@ -138,8 +138,8 @@ def best_in_history(path: Path, objective: str, direction: str) -> float:
 
 def int8_latency(task: str, run_dir: Path, out: Path, runs: int) -> dict:
     """Convert a trained run to full-INT8 TFLite the way ``export`` does, write it to ``out`` and
-    time it buffer by buffer (state fed back, one thread)."""
-    from autotune_keras.engine.measure import benchmark
+    time it with TFLite's own benchmark tool on one thread (median per call)."""
+    from autotune_keras.engine.measure import litert_benchmark
     from autotune_keras.export import tflite
 
     definition = models.get(task)
@@ -150,8 +150,8 @@ def int8_latency(task: str, run_dir: Path, out: Path, runs: int) -> dict:
     else:
         model = tflite.convert_int8(function, spec.int8_module, lambda: iter(spec.representative))
     atomic_write_bytes(out, tflite.rename_io_tensors(model))
-    measured = benchmark(out, runs=runs, warmup=20, threads=1)
-    return {"median_ms": measured["median_ms"], "p99_ms": measured["p99_ms"], "size_mb": measured["model_size_mb"]}
+    measured = litert_benchmark(out, runs=runs, warmup=max(20, runs // 10), threads=1)
+    return {"median_ms": float(measured["median_ms"]), "p95_ms": float(measured["p95_ms"])}
 
 
 @dataclass
@@ -165,6 +165,7 @@ class SearchRequest:
     trial_steps: int = 50
     algorithm: str = "bayesian"
     seed: int = 0
+    trial_qat: bool = True  # one QAT step per trial, so its INT8 model converts as a shipped one
     search: ModelSearch = field(default_factory=ModelSearch)
     overrides: dict = field(default_factory=dict)  # applied to every trial and to the best config
     best_run_dir: str = ""
@@ -230,7 +231,7 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict:
         raise ValueError("--trials, --trial_epochs and --trial_steps must be at least 1")
     settings = {
         "task": task, "config": str(request.config), "trials": request.trials, "trial_epochs": request.trial_epochs,
-        "trial_steps": request.trial_steps, "algorithm": request.algorithm, "seed": request.seed,
+        "trial_steps": request.trial_steps, "algorithm": request.algorithm, "seed": request.seed, "trial_qat": request.trial_qat,
         "search": to_dict(search), "overrides": {k: str(v) for k, v in request.overrides.items()},
     }  # fmt: skip
     out = request.out
@@ -264,7 +265,9 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict:
             overrides = base | trial_overrides(search.space, values) | {
                 "train.run_dir": str(trial_dir / "run"), "train.epochs": request.trial_epochs,
                 "train.steps_per_epoch": request.trial_steps, "train.lr_decay_epochs": request.trial_epochs,
-                "qat.enabled": False,
+                # one QAT step (trial_qat): the INT8 model is then converted as a shipped one is
+                # (from the QAT graph), whose kernels run faster than post-training quantization's
+                "qat.enabled": request.trial_qat, "qat.epochs": 1, "qat.steps_per_epoch": 1,
             }  # fmt: skip
             try:
                 experiment = load_experiment(definition.experiment, request.config, overrides)

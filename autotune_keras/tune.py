@@ -4,7 +4,8 @@
     python -m autotune_keras.tune --config configs/timing_adjuster.yaml --trials 10 --out runs/tune_timing
 
 Each trial trains the config with the trial's values for --trial_epochs x --trial_steps, is
-converted to full-INT8 TFLite and timed; one slower than the model's budget (configs/search.yaml)
+ended with one QAT step, converted to full-INT8 TFLite and timed with litert-benchmark; one slower
+than the model's budget (configs/search.yaml)
 is rejected. The best accepted trial is written to OUT/best_config.yaml, which
 ``python -m autotune_keras.train --config`` takes. TensorBoard: ``tensorboard --logdir OUT/logs``
 (HParams tab). A killed search run again resumes (autotune_keras/search.py).
@@ -30,6 +31,7 @@ def main(
     space: str = str(DEFAULT_SEARCH),
     max_latency_ms: float | None = None,
     seed: int = 0,
+    trial_qat: bool = True,
     overwrite: bool = False,
     quiet: bool = False,
     **overrides,
@@ -48,6 +50,8 @@ def main(
       max_latency_ms: reject trials whose median INT8 TFLite latency per call (one thread) is
         above this; default: the model's section of --space.
       seed: seed of the search.
+      trial_qat: end each trial with one QAT step so its INT8 model is converted from the QAT
+        graph, as shipped models are (post-training quantization gives slower kernels).
       overwrite: start again in an OUT that holds another search.
       quiet: less output.
       overrides: any config key, dotted, for every trial and the best config (e.g.
@@ -62,7 +66,7 @@ def main(
     best = run_search(
         SearchRequest(
             config=Path(config), out=folder, trials=trials, trial_epochs=trial_epochs, trial_steps=trial_steps,
-            algorithm=algorithm, seed=seed, search=search, overrides=overrides,
+            algorithm=algorithm, seed=seed, trial_qat=trial_qat, search=search, overrides=overrides,
         ),  # fmt: skip
         progress=not quiet,
     )

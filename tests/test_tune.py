@@ -32,7 +32,8 @@ def read_trials(out: Path) -> list[dict]:
 
 def test_three_trials_write_a_config_train_accepts(synthetic_records, tmp_path):
     out = tmp_path / "search"
-    command = tune_command(synthetic_records, out, "--trials", "3", "--max_latency_ms", "50", "--train.distribute", "mirrored")
+    command = tune_command(synthetic_records, out, "--trials", "3", "--max_latency_ms", "50", "--train.distribute", "mirrored",
+                           "--trial_qat", "false")  # post-training INT8 here (faster); the test below converts from QAT  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     trials = read_trials(out)
@@ -77,6 +78,7 @@ def test_a_trial_over_the_latency_budget_is_rejected(synthetic_records, tmp_path
     assert "no trial met the INT8 latency budget" in result.stderr and "Traceback" not in result.stderr
     (row,) = read_trials(out)
     assert row["status"].startswith("rejected: INT8") and row["accepted"] == "0"
+    assert (out / "trials" / row["trial"] / "run" / "qat.weights.h5").is_file()  # converted from the QAT graph
     assert not (out / BEST_CONFIG).exists()
 
 
@@ -88,6 +90,20 @@ def test_search_spaces_parse_and_map_to_config_keys():
     overrides = trial_overrides(detector.space, {"width": 0.5, "depth": "3", "context": 2048, "learning_rate": 1e-3})
     assert overrides["model.width"] == 0.5 and overrides["model.context_samples"] == 2048
     assert len(overrides["model.block_filters"]) == len(overrides["model.block_kernels"]) == 3
+    # every combination of the listed values is a model each experiment accepts
+    from itertools import product
+
+    from autotune_keras import models
+    from autotune_keras.training import load_experiment
+
+    for task in ("pitch_detector", "timing_adjuster"):
+        search = load_search(ROOT / "configs" / "search.yaml", task)
+        listed = [p for p in search.space if p.values or p.choices]
+        for combination in product(*[list(p.values) or list(p.choices) for p in listed]):
+            values = dict(zip([p.name for p in listed], combination, strict=True)) | {
+                p.name: p.low for p in search.space if p.low is not None
+            }
+            load_experiment(models.get(task).experiment, ROOT / "configs" / f"{task}.yaml", trial_overrides(search.space, values))
     with pytest.raises(ConfigError, match="exactly one of"):
         SearchParameter(name="x", key="model.width", values=[1], low=0.1, high=2).validate("space[0]")
     with pytest.raises(ConfigError, match="no search section"):

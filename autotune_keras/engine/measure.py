@@ -3,7 +3,12 @@ engine's budgets (contract.py). The benchmark and realtime CLIs print what these
 
 from __future__ import annotations
 
+import json
 import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +85,23 @@ def benchmark(model: str | Path, runs: int = 1000, warmup: int = 50, threads: in
         "rss_growth_mb": peak_rss_mb() - rss_before,
         "buffer_period_ms": size / contract.SAMPLE_RATE * 1e3,
     }
+
+
+def litert_benchmark(model: str | Path, runs: int = 1000, warmup: int = 100, threads: int = 1) -> dict:
+    """Latency of a .tflite file as TFLite's own C++ benchmark tool (``litert-benchmark``, installed
+    by ai-edge-litert) reports it: no Python in the timed loop. Returns its ``latency`` figures (ms)."""
+    tool = Path(sys.executable).with_name("litert-benchmark")
+    tool = str(tool) if tool.is_file() else shutil.which("litert-benchmark")
+    if tool is None:
+        raise FileNotFoundError("litert-benchmark: not installed (it comes with ai-edge-litert)")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        command = [tool, f"--model={model}", f"--num_threads={threads}", f"--num_runs={runs}", f"--warmup_runs={warmup}",
+                   f"--result_json={result}"]  # fmt: skip
+        finished = subprocess.run(command, capture_output=True, text=True)
+        if finished.returncode != 0 or not result.is_file():
+            raise ValueError(f"{model}: litert-benchmark failed ({finished.stderr.strip().splitlines()[-1:] or finished.returncode})")
+        return json.loads(result.read_text())["latency"]
 
 
 @dataclass
