@@ -52,10 +52,8 @@ def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor, tracks: t
     max_start = tf.maximum(total_frames - frames, 0)
     start = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
     out = {k: v for k, v in example.items() if k not in augment.AUDIO_TRACKS}
-    for track in tracks:
-        x = example[track]
-        x = tf.cond(tf.size(x) > 0, lambda x=x: x, lambda: tf.zeros_like(example["audio"]))
-        x = x[start * hop : start * hop + source_len]
+    for track in tracks:  # 16-bit PCM bytes: only the window's samples are decoded (zeros: no track)
+        x = records.decode_pcm(example[track], start * hop, source_len)
         out[track] = tf.pad(x, [[0, source_len - tf.shape(x)[0]]])
         out[track].set_shape([source_len])
     for name in LABEL_FEATURES:
@@ -67,7 +65,7 @@ def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor, tracks: t
     onset_frames = tf.boolean_mask(onset_frames, (onset_frames >= 0) & (onset_frames < frames))
     out["onsets"] = tf.scatter_nd(onset_frames[:, None], tf.ones_like(onset_frames, tf.float32), [frames])
     out["onsets"] = tf.minimum(out["onsets"], 1.0)
-    out["has_target"] = tf.size(example["target_audio"]) > 0
+    out["has_target"] = tf.strings.length(example["target_audio"]) > 0
     del out["grid_onsets"], out["num_samples"]
     return out
 
@@ -111,7 +109,7 @@ def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic,
     )
-    ds = ds.map(records.parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.map(lambda raw: records.parse(raw, decode_audio=False), num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
     def prepare(index, example):
         element_seed = tf.stack([tf.constant(seed, tf.int64), index + tf.constant(stream_id << 40, tf.int64)])

@@ -74,8 +74,10 @@ def serialize(segment: Segment) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
-def parse(serialized):
-    """Parse one serialized example into a dict of tensors (audio as float32 in [-1, 1])."""
+def parse(serialized, decode_audio: bool = True):
+    """Parse one serialized example into a dict of tensors (audio as float32 in [-1, 1]; with
+    ``decode_audio=False`` the audio tracks stay 16-bit PCM bytes, for :func:`decode_pcm` of just
+    the samples a window needs)."""
     import tensorflow as tf
 
     spec = {
@@ -100,10 +102,21 @@ def parse(serialized):
     out = {}
     for name, value in example.items():
         out[name] = tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value
-    for name in ("audio", "target_audio", "grid_audio"):
-        out[name] = tf.cast(tf.io.decode_raw(out[name], tf.int16), tf.float32) / PCM_SCALE
+    if decode_audio:
+        for name in ("audio", "target_audio", "grid_audio"):
+            out[name] = decode_pcm(out[name])
     return out
 
+
+def decode_pcm(raw, start=None, length: int | None = None):
+    """A 16-bit PCM byte string as float32 in [-1, 1]: all of it, or ``length`` samples from
+    sample ``start`` (fewer, or none, where the string ends first). Only those are decoded."""
+    import tensorflow as tf
+
+    if start is not None:
+        position = tf.minimum(2 * tf.cast(start, tf.int32), tf.strings.length(raw))
+        raw = tf.strings.substr(raw, position, 2 * length)
+    return tf.cast(tf.io.decode_raw(raw, tf.int16), tf.float32) / PCM_SCALE
 
 class ShardWriter:
     """Writes serialized examples to ``{prefix}-{part:02d}.tfrecord`` files of bounded size.
