@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autotune_keras.config import DatasetConfig, load
 from autotune_keras.models.pitch_detector.training import DetectorExperiment
 from autotune_keras.training import load_experiment
 
@@ -29,6 +30,11 @@ def _commands() -> dict[str, list[list[str]]]:
 
 
 COMMANDS = _commands()
+# CLIs that take any config key as a flag (**overrides), and the config those keys belong to
+OVERRIDE_CONFIGS = {
+    "dataset": (DatasetConfig, ROOT / "configs" / "dataset.yaml"),
+    "tune": (DetectorExperiment, ROOT / "configs" / "pitch_detector.yaml"),
+}
 
 
 def test_api_reference_is_current():
@@ -48,7 +54,15 @@ def test_documented_flags_exist(module):
     help_text = result.stdout + result.stderr  # fire prints help to stderr when not on a terminal
     assert "FLAGS" in help_text or "POSITIONAL" in help_text, help_text[:500]
     for tokens in COMMANDS[module]:
-        for flag in (t.split("=")[0].rstrip(").,:;") for t in tokens if t.startswith("--")):
+        for index, token in enumerate(tokens):
+            if not token.startswith("--"):
+                continue
+            flag = token.split("=")[0].rstrip(").,:;")
+            if "." in flag and module in OVERRIDE_CONFIGS:  # a config key: the config must know it
+                value = token.split("=", 1)[1] if "=" in token else (tokens + [""])[index + 1]
+                config_class, path = OVERRIDE_CONFIGS[module]
+                load(config_class, path, overrides={flag[2:]: yaml.safe_load(value)})  # raises ConfigError on a bad key
+                continue
             assert f"{flag}=" in help_text or f"{flag}\n" in help_text or f"{flag} " in help_text, f"{module}: {flag}"
 
 
