@@ -234,15 +234,15 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict:
         "trial_steps": request.trial_steps, "algorithm": request.algorithm, "seed": request.seed, "trial_qat": request.trial_qat,
         "search": to_dict(search), "overrides": {k: str(v) for k, v in request.overrides.items()},
     }  # fmt: skip
+    base = {ALIASES.get(k, k): v for k, v in request.overrides.items()}
+    # the base experiment must load before anything is written (a bad flag is one error, not N failed trials)
+    load_experiment(definition.experiment, request.config, base)
     out = request.out
     marker = out / SEARCH_FILE
-    if marker.is_file() and yaml.safe_load(marker.read_text()) != settings:
-        check_output_folder(out, SEARCH_FILE, overwrite=False)  # refuses: "pass --overwrite"
+    if not (marker.is_file() and yaml.safe_load(marker.read_text()) == settings):  # not the same search resumed
+        check_output_folder(out, SEARCH_FILE, overwrite=False)  # refuses another search's or anyone else's files
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(marker, yaml.safe_dump(settings, sort_keys=False))
-    base = {ALIASES.get(k, k): v for k, v in request.overrides.items()}
-    # the base experiment must load before any trial runs (a bad flag is one error, not N failed trials)
-    load_experiment(definition.experiment, request.config, base)
 
     objective = kt.Objective(search.objective, direction=search.direction)
     oracle_kwargs = dict(

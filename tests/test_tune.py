@@ -108,3 +108,21 @@ def test_search_spaces_parse_and_map_to_config_keys():
         SearchParameter(name="x", key="model.width", values=[1], low=0.1, high=2).validate("space[0]")
     with pytest.raises(ConfigError, match="no search section"):
         load_search(ROOT / "configs" / "search.yaml", "pitch_corrector")
+
+
+def test_a_folder_with_other_files_or_another_search_is_refused(tmp_path):
+    from autotune_keras.search import SEARCH_FILE, SearchRequest, run_search
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    search = load_search(ROOT / "configs" / "search.yaml", "pitch_detector")
+    request = SearchRequest(config=ROOT / "configs" / "pitch_detector.yaml", out=foreign, search=search)
+    with pytest.raises(FileExistsError, match="did not write"):
+        run_search(request, progress=False)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / SEARCH_FILE).write_text("task: pitch_detector\ntrials: 99\n")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run_search(SearchRequest(config=request.config, out=other, search=search), progress=False)
+    assert (foreign / "notes.txt").read_text() == "mine" and sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
