@@ -250,6 +250,10 @@ class PipelineConfig:
     seed: int | None = 0  # None = nondeterministic order and augmentation
     with_targets: bool = True  # also window / augment target_audio and grid_audio (corrector, timing)
     eval_windows_per_example: int = _ranged(8, 1)  # fixed windows cut from each validation/test segment
+    # training: consecutive windows cut from one random crop of a segment, augmented by one draw
+    # (reading and the FFT transforms are paid per crop, not per window; noise is drawn per window);
+    # capped so the crop fits in a segment. 1 = a crop and a draw per window
+    windows_per_crop: int = _ranged(8, 1)
     # grpc://HOST:PORT of a tf.data service dispatcher: training batches are read, augmented and
     # batched by its workers (other machines) instead of this process; "" = in process
     data_service: str = ""

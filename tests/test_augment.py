@@ -101,15 +101,23 @@ def test_time_stretch_moves_onsets_but_not_pitch():
     assert checked >= 2
 
 
-def test_noise_hits_the_drawn_snr():
-    clean = harmonic_tone(220.0, 1.0)[:SOURCE]
+def test_noise_hits_the_drawn_snr_per_window():
+    clean = harmonic_tone(220.0, 1.2)[: 3 * WINDOW].reshape(3, WINDOW) * np.array([[1.0], [0.1], [0.5]], np.float32)
+    example = {"audio": tf.constant(clean), "target_audio": tf.constant(clean)}
+    cfg = only("noise", min_snr_db=5.0, max_snr_db=30.0).noise
     for seed in range(3):
-        out = run(only("noise", min_snr_db=5.0, max_snr_db=30.0), example_from(clean, 220.0), seed)
-        noise = out["audio"] - clean[:WINDOW]
-        snr = 10 * np.log10(np.mean(clean[:WINDOW] ** 2) / np.mean(noise**2))
-        assert snr == pytest.approx(float(out["snr_db"]), abs=0.3)
-        np.testing.assert_array_equal(out["target_audio"], clean[:WINDOW])  # targets stay clean
-        assert music.cents_between(median_f0(out["audio"]), 220.0) == pytest.approx(0.0, abs=5.0) or out["snr_db"] < 10
+        out = augment.add_input_noise(example, cfg, tf.constant([seed, 7], tf.int64))
+        out = {k: v.numpy() for k, v in out.items()}
+        noise = out["audio"] - clean
+        snr = 10 * np.log10(np.mean(clean**2, axis=1) / np.mean(noise**2, axis=1))
+        np.testing.assert_allclose(snr, out["snr_db"], atol=0.3)  # each window at its own draw
+        assert len(set(np.round(out["snr_db"], 3))) == 3
+        np.testing.assert_array_equal(out["target_audio"], clean)  # targets stay clean
+        for row, snr_db in zip(out["audio"], out["snr_db"], strict=True):
+            assert music.cents_between(median_f0(row), 220.0) == pytest.approx(0.0, abs=5.0) or snr_db < 10
+    never = augment.add_input_noise(example, only("pitch_shift").noise, tf.constant([0, 7], tf.int64))
+    np.testing.assert_array_equal(never["audio"].numpy(), clean)
+    assert np.all(np.isinf(never["snr_db"].numpy()))
 
 
 def test_reverb_adds_a_tail_with_the_drawn_decay():

@@ -109,3 +109,21 @@ def test_data_service_address_is_checked(synthetic_records):
 
     with pytest.raises(ConfigError, match="data_service"):
         config(synthetic_records, data_service="localhost:5000")
+
+
+def test_one_augmentation_draw_covers_a_crop_of_windows_with_noise_per_window(synthetic_records):
+    from autotune_keras.data.pipeline import read_manifest, windows_per_crop
+
+    cfg = config(synthetic_records, shuffle_buffer=0, windows_per_crop=4, augment={"enabled": True, **ALL_ON})
+    manifest = read_manifest(synthetic_records)
+    assert windows_per_crop(cfg, manifest, WINDOW, 1.2) == min(4, int(manifest["config"]["segment_seconds"] * 44100 // (WINDOW * 1.2)))
+    assert windows_per_crop(cfg, manifest, 10**7, 1.2) == 1  # a crop longer than a segment: one window
+    windows = windows_per_crop(cfg, manifest, WINDOW, 1.2)
+    assert windows >= 2, "the test dataset's segments must hold several windows"
+    cfg = config(synthetic_records, shuffle_buffer=0, batch_size=windows, windows_per_crop=windows,
+                 augment={"enabled": True, **ALL_ON})  # fmt: skip
+    for batch in first_batches(make_dataset(cfg, "train"), 2):  # unshuffled: a batch is one crop
+        assert len(set(batch["pitch_shift_cents"])) == 1 and len(set(batch["stretch_rate"])) == 1
+        assert len(set(batch["source"])) == 1
+        assert len(set(np.round(batch["snr_db"], 4))) == windows  # noise drawn per window
+        assert batch["audio"].shape == (windows, WINDOW) and np.all(np.isfinite(batch["audio"]))

@@ -1,6 +1,6 @@
 """Measure the tf.data pipeline alone, and against a model's training-step rate.
 
-    python tools/bench_pipeline.py --records tf_records/demo [--batches 60] [--batch_size 32]
+    python tools/bench_pipeline.py --records tf_records/demo [--batches 60] [--batch_size 32] [--windows_per_crop 8]
 
 Prints examples/s and batches/s with augmentation off and with every augmentation on
 (probability 1), for the input alone (a detector) and with the paired target tracks (a
@@ -64,16 +64,19 @@ def main(
     batches: int = 60,
     batch_size: int = 32,
     window: int | None = None,
+    windows_per_crop: int | None = None,
     config: str = str(CONFIG_DIR / "pipeline.yaml"),
 ) -> None:
     """Print pipeline throughput and its ratio to a model's training-step rate."""
+    crops = {"windows_per_crop": windows_per_crop} if windows_per_crop else {}
     base = load(
         PipelineConfig,
         config,
-        overrides={"records": records, "batch_size": batch_size} | ({"window_samples": window} if window else {}),
+        overrides={"records": records, "batch_size": batch_size} | crops | ({"window_samples": window} if window else {}),
     )
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}")
-    print(f"records: {records}, batch {base.batch_size}, window {base.window_samples} samples, {batches} batches timed")
+    print(f"records: {records}, batch {base.batch_size}, window {base.window_samples} samples, "
+          f"{base.windows_per_crop} windows per crop, {batches} batches timed")
     results = {}
     all_on = {f"augment.{name}.probability": 1.0 for name in AUGMENTATIONS}
     for label, overrides in (
@@ -85,7 +88,7 @@ def main(
         cfg = load(
             PipelineConfig,
             config,
-            overrides={"records": records, "batch_size": batch_size, "window_samples": base.window_samples} | overrides,
+            overrides={"records": records, "batch_size": batch_size, "window_samples": base.window_samples} | crops | overrides,
         )
         examples_s, batches_s = _rate(make_dataset(cfg, "train"), batches)
         results[label] = batches_s
@@ -110,7 +113,8 @@ def main(
     # the shipped detector itself: its training batches (pipeline + NCCF + targets) and its step
     experiment = load_experiment(DetectorExperiment, CONFIG_DIR / "pitch_detector.yaml",
                                  {"pipeline.records": records, "pipeline.mix": "", "pipeline.mix_weights": "",
-                                  "pipeline.batch_size": batch_size})  # fmt: skip
+                                  "pipeline.batch_size": batch_size}
+                                 | {f"pipeline.{k}": v for k, v in crops.items()})  # fmt: skip
     train, _ = datasets(experiment)
     iterator = iter(train)
     for _ in range(5):

@@ -5,7 +5,8 @@ the audio transforms take ``[..., N]``, so an example's tracks go through each o
 batch of ops. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
 to every audio track and to the labels; acoustic transforms (formant shift, reverb, colouration,
 dynamics) describe the recording, so the input and its paired targets get the same draw; noise is
-added to the input only.
+added to the input only, drawn per training window (the chain before it may cover several
+consecutive windows with one draw).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 
 import tensorflow as tf
 
-from autotune_keras.config import AugmentConfig
+from autotune_keras.config import AugmentConfig, NoiseConfig
 
 AUDIO_TRACKS = ("audio", "target_audio", "grid_audio")
 STFT_SIZE = 2048
@@ -226,25 +227,43 @@ def colour(x: tf.Tensor, *, tilt: tf.Tensor, centres: tf.Tensor, widths: tf.Tens
 
 
 def add_noise(x: tf.Tensor, snr_db: tf.Tensor, pink: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """White or pink noise scaled to ``snr_db`` against the signal's RMS."""
-    n = tf.shape(x)[0]
-    white = tf.random.stateless_normal([n], seed=seed)
+    """White or pink noise scaled to ``snr_db`` against the signal's RMS, along the last axis;
+    ``snr_db`` and ``pink`` are scalars or one per row of ``x``."""
+    n = tf.shape(x)[-1]
+    white = tf.random.stateless_normal(tf.shape(x), seed=seed)
     spectrum = tf.signal.rfft(white)
-    bins = tf.shape(spectrum)[0]
+    bins = tf.shape(spectrum)[-1]
     tilt = tf.math.rsqrt(tf.maximum(tf.range(bins, dtype=tf.float32), 1.0))
     pinked = tf.signal.irfft(spectrum * tf.complex(tilt, 0.0), [n])
-    noise = tf.where(pink, pinked, white)
-    signal_rms = tf.sqrt(tf.reduce_mean(tf.square(x)) + 1e-12)
-    noise_rms = tf.sqrt(tf.reduce_mean(tf.square(noise)) + 1e-12)
-    return x + noise * (signal_rms / noise_rms) * tf.pow(10.0, -tf.cast(snr_db, tf.float32) / 20.0)
+    noise = tf.where(tf.convert_to_tensor(pink)[..., None], pinked, white)
+    signal_rms = tf.sqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + 1e-12)
+    noise_rms = tf.sqrt(tf.reduce_mean(tf.square(noise), axis=-1, keepdims=True) + 1e-12)
+    level = tf.pow(10.0, -tf.cast(snr_db, tf.float32) / 20.0)[..., None]
+    return x + noise * (signal_rms / noise_rms) * level
+
+
+def add_input_noise(example: dict, cfg: NoiseConfig, seed: tf.Tensor) -> dict:
+    """Noise on the input track only, drawn per window: ``example["audio"]`` is ``[windows, N]``;
+    sets ``snr_db [windows]`` (inf where no noise was added). The paired targets stay clean."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=4)
+    audio = example["audio"]
+    windows = tf.shape(audio)[:1]
+    happens = tf.random.stateless_uniform(windows, seed=seeds[0]) < cfg.probability
+    snr = tf.random.stateless_uniform(windows, seed=seeds[1], minval=cfg.min_snr_db, maxval=cfg.max_snr_db)
+    pink = tf.random.stateless_uniform(windows, seed=seeds[2]) < 0.5
+    out = dict(example)
+    out["audio"] = tf.where(happens[:, None], add_noise(audio, snr, pink, seeds[3]), audio)
+    out["snr_db"] = tf.where(happens, snr, tf.constant(float("inf")))
+    return out
 
 
 # --------------------------------------------------------------------------- the chain
 
 
 def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sample_rate: int, seed: tf.Tensor) -> dict:
-    """Apply the configured chain to a windowed example (audio longer than ``window`` by the
-    read-rate margin) and crop it to ``window`` samples / ``window // hop`` frames."""
+    """Apply the configured chain, except the input noise (:func:`add_input_noise`), to a windowed
+    example (audio longer than ``window`` by the read-rate margin) and crop it to ``window``
+    samples / ``window // hop`` frames."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=24)
 
     def draw(i: int, low=0.0, high=1.0):
@@ -314,10 +333,5 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     for index, track in enumerate(tracks):
         out[track] = x[index]
 
-    nz = cfg.noise
-    snr = draw(13, nz.min_snr_db, nz.max_snr_db)
-    out["audio"] = tf.cond(
-        happens(14, nz.probability), lambda: add_noise(out["audio"], snr, draw(15) < 0.5, seeds[15]), lambda: out["audio"]
-    )
-    out["snr_db"] = tf.where(happens(14, nz.probability), snr, tf.constant(float("inf")))
+    out["snr_db"] = tf.constant(float("inf"))  # until add_input_noise
     return out

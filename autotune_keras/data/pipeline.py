@@ -1,4 +1,4 @@
-"""tf.data pipeline: shards -> interleave -> parse -> random window -> augment -> batch -> prefetch.
+"""tf.data pipeline: shards -> interleave -> parse -> random crop -> augment -> windows -> noise -> shuffle -> batch.
 
 Each element is a dict of fixed-size tensors (see :func:`make_dataset`); a model picks its inputs
 and targets from it with a ``map``.
@@ -94,7 +94,9 @@ def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path
     window = int(math.ceil(cfg.window_samples / hop) * hop)
     use_augment = training and cfg.augment.enabled
     margin = augment.max_read_rate(cfg.augment) if use_augment else 1.0
-    source_len = int(math.ceil(window * margin / hop) + 2) * hop
+    windows = windows_per_crop(cfg, manifest, window, margin) if training else 1
+    crop = windows * window
+    source_len = int(math.ceil(crop * margin / hop) + 2) * hop
     tracks = augment.AUDIO_TRACKS if cfg.with_targets else ("audio",)
     deterministic = cfg.seed is not None
     seed = _seed(cfg)
@@ -113,16 +115,42 @@ def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path
 
     def prepare(index, example):
         element_seed = tf.stack([tf.constant(seed, tf.int64), index + tf.constant(stream_id << 40, tf.int64)])
-        crop_seed, augment_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, num=2))
+        crop_seed, augment_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, num=3))
         example = _window(example, source_len, hop, crop_seed, tracks)
         if use_augment:
-            return augment.augment_example(example, cfg.augment, window, hop, sample_rate, augment_seed)
-        return _crop(example, window, hop)
+            example = augment.augment_example(example, cfg.augment, crop, hop, sample_rate, augment_seed)
+        else:
+            example = _crop(example, crop, hop)
+        if not training:
+            return example
+        example = _split(example, windows)
+        return augment.add_input_noise(example, cfg.augment.noise, noise_seed) if use_augment else example
 
     if not training and cfg.eval_windows_per_example > 1:  # several fixed windows per segment
         copies = cfg.eval_windows_per_example
         ds = ds.flat_map(lambda example: tf.data.Dataset.from_tensors(example).repeat(copies))
-    return ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic), hop
+    ds = ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return (ds.unbatch() if training else ds), hop
+
+
+def windows_per_crop(cfg: PipelineConfig, manifest: dict, window: int, margin: float) -> int:
+    """Training windows cut from one crop: ``cfg.windows_per_crop``, fewer when the crop (with the
+    augmentation's read margin) would not fit in one of the dataset's segments."""
+    segment = float(manifest.get("config", {}).get("segment_seconds", 0.0)) * int(manifest["sample_rate"])
+    fitting = int(segment // (window * margin)) if segment > 0 else cfg.windows_per_crop
+    return max(1, min(cfg.windows_per_crop, fitting))
+
+
+def _split(example: dict, windows: int) -> dict:
+    """A crop of ``windows`` consecutive windows -> a batch of them ([windows, ...]; per-crop
+    scalars repeated)."""
+    out = {}
+    for name, value in example.items():
+        if value.shape.rank == 0:
+            out[name] = tf.repeat(value[None], windows, axis=0)
+        else:
+            out[name] = tf.reshape(value, [windows, -1])
+    return out
 
 
 def _seed(cfg: PipelineConfig) -> int:
