@@ -19,6 +19,9 @@ A4_RANGE_HZ = (415.0, 466.0)  # baroque to high-pitched orchestras
 PITCH_MIN_HZ = 80.0
 PITCH_MAX_HZ = 2000.0
 CONFIDENCE_THRESHOLD = 0.7  # a detection is valid at confidence >= this
+# a correction in progress holds its note while the detector's confidence stays at or above this
+# (a decaying piano note or a breathy vowel drops below the detection threshold, not off pitch)
+HOLD_CONFIDENCE = 0.2
 
 TEMPO_MIN_BPM = 60.0
 TEMPO_MAX_BPM = 200.0

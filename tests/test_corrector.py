@@ -68,6 +68,49 @@ def test_strength_zero_is_the_input_delayed_bit_for_bit(tiny_run):
     np.testing.assert_array_equal(out[cfg.start_delay :], audio[: len(audio) - cfg.start_delay])
 
 
+def test_a_correction_in_progress_holds_its_ratio_while_the_detection_fades(tiny_run):
+    exp = load_experiment(DetectorExperiment, tiny_run / "config.yaml")
+    cfg = CorrectorConfig()
+    # calibration (1, -100): confidence ~0 whatever the audio, i.e. the detection has faded
+    module = StreamingCorrector(detector.build_network(exp.model), exp.model, calibration=(1.0, -100.0))
+    tone = harmonic_tone(227.0, 0.3)[: 8 * contract.BUFFER_SIZE].reshape(-1, contract.BUFFER_SIZE)
+
+    def run(target: float, log2_ratio: float) -> tuple[list[float], np.ndarray]:
+        state = {
+            "audio_state": np.zeros((1, cfg.history_samples), np.float32),
+            "read_offset": np.zeros((1, 1), np.float32),
+            "log2_ratio": np.full((1, 1), log2_ratio, np.float32),
+        }
+        ratios, out = [], []
+        for buffer in tone:
+            result = module(tf.constant(buffer[None]), tf.constant([[target]]), tf.constant([[1.0]]),
+                            **{k: tf.constant(v) for k, v in state.items()})  # fmt: skip
+            state = {k: result[k + "_out"].numpy() for k in state}
+            ratios.append(float(state["log2_ratio"][0, 0]))
+            out.append(result[NAMES.CORRECTED_AUDIO].numpy()[0])
+        return ratios, np.concatenate(out)
+
+    held, audio = run(220.0, -0.05)  # the engine still sends the note: the ratio stays
+    assert held == pytest.approx([-0.05] * len(tone), abs=1e-6)
+    assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) < 2.0
+    released, _ = run(0.0, -0.05)  # no target: back to ratio 1 within a buffer
+    assert released == pytest.approx([0.0] * len(tone), abs=1e-6)
+    idle, _ = run(220.0, 0.0)  # nothing in progress: an unconfident detection starts nothing
+    assert idle == pytest.approx([0.0] * len(tone), abs=1e-6)
+
+
+def test_the_engine_holds_a_target_while_its_detection_fades():
+    from autotune_keras.models.pitch_corrector.inference import next_target
+
+    targets, previous = [], 0.0
+    for confidence in (0.5, 0.9, 0.9, 0.6, 0.4, contract.HOLD_CONFIDENCE, 0.1, 0.5):
+        previous = next_target(previous, 223.0, confidence, "A", "CHROMATIC")
+        targets.append(round(previous, 2))
+    # nothing before a confident detection; held down to HOLD_CONFIDENCE; released below; an
+    # unconfident detection after the release starts nothing
+    assert targets == [0.0, 220.0, 220.0, 220.0, 220.0, 220.0, 0.0, 0.0]
+
+
 def test_corrector_export_names_state_and_parity(tiny_corrector):
     report = json.loads((tiny_corrector / "export_report.json").read_text())
     assert report["model"] == "pitch_corrector"

@@ -74,6 +74,8 @@ def export_spec(run: CorrectorRun) -> ExportSpec:
             f"Latency: {cfg.start_delay} samples while passing audio through (strength 0, unvoiced); while correcting",
             f"the delay moves by whole periods between {cfg.min_delay} and {cfg.min_delay} + 2 periods + a buffer.",
             "target_pitch: Hz (0 or unvoiced input: no correction); correction_strength: 0..1.",
+            f"Hold: keep sending a note's target while the detector's confidence stays >= {contract.HOLD_CONFIDENCE:g} after a",
+            f"confident (>= {contract.CONFIDENCE_THRESHOLD:g}) detection; the model then keeps the ratio it reached.",
         ],
         latency_samples=cfg.start_delay,
         int8_from_qat=detector.qat_net is not None,

@@ -27,6 +27,18 @@ def scale_targets(
     return np.where(voiced, music.quantize_hz_to_scale(np.where(voiced, pitch_hz, 0.0), key, scale, a4), 0.0)
 
 
+def next_target(
+    previous: float, pitch_hz: float, confidence: float, key: str, scale: str | music.Scale, a4: float = contract.A4_HZ
+) -> float:
+    """One buffer's target: the scale note of a confident pitch; else the ``previous`` target held
+    while the confidence stays >= contract.HOLD_CONFIDENCE (a fading note keeps its correction);
+    else 0."""
+    target = float(scale_targets(pitch_hz, confidence, key, scale, a4))
+    if target == 0.0 and previous > 0.0 and confidence >= contract.HOLD_CONFIDENCE:
+        return float(previous)
+    return target
+
+
 def load_corrector(model: str | Path | None = None, baseline: bool = False):
     """(runner, latency in samples): the DSP baseline, or an exported corrector (default: the
     shipped saved_models/pitch_corrector)."""
@@ -88,7 +100,7 @@ class Autotune:
             pitch[i], confidence[i] = float(found[DETECTOR.PITCH][0]), float(found[DETECTOR.CONFIDENCE][0])
             if self.smoother is not None:
                 pitch[i], confidence[i] = self.smoother.step(pitch[i], confidence[i])
-            target[i] = scale_targets(pitch[i], confidence[i], key, scale, a4)
+            target[i] = next_target(target[i - 1] if i else 0.0, pitch[i], confidence[i], key, scale, a4)
             feeds = {
                 CORRECTOR.TARGET_PITCH: np.array([[target[i]]], np.float32),
                 CORRECTOR.CORRECTION_STRENGTH: np.array([[strength]], np.float32),

@@ -110,6 +110,9 @@ class StreamingCorrector(tf.Module):
         # be at the end of this buffer, where the ratio ramp arrives (measured at the middle, the
         # ramp would lag a moving pitch by half a buffer: ~15 cents on fast vibrato)
         voiced = tf.logical_and(confidence >= contract.CONFIDENCE_THRESHOLD, target_pitch > 0.0)
+        # a correction in progress whose detection faded (the engine still sends the held note):
+        # keep the ratio reached, so a decaying note does not slide back out of tune
+        hold = tf.logical_and(tf.logical_and(tf.logical_not(voiced), target_pitch > 0.0), tf.abs(log2_ratio) > 0.0)
         safe_pitch = tf.where(voiced, pitch, tf.ones_like(pitch))
         start = float(cfg.history_samples) - read_delay  # read head (window index) at sample 0
         read_period = refine_period(window, start + n * ratio, contract.SAMPLE_RATE / safe_pitch)
@@ -118,7 +121,7 @@ class StreamingCorrector(tf.Module):
         safe_target = tf.where(voiced, target_pitch, tf.ones_like(target_pitch))
         strength = tf.clip_by_value(correction_strength, 0.0, 1.0)
         wanted = tf.exp(strength * tf.math.log(safe_target * read_period / contract.SAMPLE_RATE))
-        wanted = tf.where(voiced, tf.clip_by_value(wanted, 1.0 / cfg.max_ratio, cfg.max_ratio), tf.ones_like(wanted))
+        wanted = tf.where(voiced, tf.clip_by_value(wanted, 1.0 / cfg.max_ratio, cfg.max_ratio), tf.where(hold, ratio, tf.ones_like(wanted)))
 
         # ramp from the previous ratio; read positions advance by the ratio per output sample
         ramp = tf.range(1, n + 1, dtype=tf.float32)[None, :] / n
@@ -127,7 +130,9 @@ class StreamingCorrector(tf.Module):
         end_delay = read_delay + n - (advanced[:, -1:] + step[:, -1:])
 
         # keep the delay inside its window by whole periods of the input
-        period = tf.where(voiced, read_period, tf.fill(tf.shape(pitch), float(cfg.unvoiced_period)))
+        # (held: the input period the held ratio implies, not the faded detection's)
+        held_period = contract.SAMPLE_RATE * ratio / tf.where(hold, target_pitch, tf.ones_like(target_pitch))
+        period = tf.where(voiced, read_period, tf.where(hold, held_period, tf.fill(tf.shape(pitch), float(cfg.unvoiced_period))))
         correcting = tf.reduce_max(tf.abs(step - 1.0), axis=1, keepdims=True) > 0.0
         high = tf.where(correcting, cfg.min_delay + 2.0 * period, tf.fill(tf.shape(period), cfg.max_pass_delay))
         back = tf.where(end_delay < cfg.min_delay, period * tf.math.ceil((cfg.min_delay - end_delay) / period), 0.0)
