@@ -43,11 +43,12 @@ def _median_cents(audio: np.ndarray, reference_hz: float) -> float:
     return float(music.cents_between(np.median(f0[f0 > 0]), reference_hz))
 
 
-def test_strength_zero_is_the_input_delayed_bit_for_bit(tiny_run):
+@pytest.mark.parametrize("refine", [True, False])
+def test_strength_zero_is_the_input_delayed_bit_for_bit(tiny_run, refine):
     exp = load_experiment(DetectorExperiment, tiny_run / "config.yaml")
-    cfg = CorrectorConfig()
+    cfg = CorrectorConfig(refine_period=refine)
     taps = tf.Variable(np.random.default_rng(0).normal(0, 0.3, cfg.envelope_taps).astype(np.float32))
-    module = StreamingCorrector(detector.build_network(exp.model), exp.model, envelope_taps=taps)  # nonzero FIR
+    module = StreamingCorrector(detector.build_network(exp.model), exp.model, cfg, envelope_taps=taps)  # nonzero FIR
     audio = harmonic_tone(233.0, 0.5)[: 40 * contract.BUFFER_SIZE]
     state = {
         "audio_state": np.zeros((1, cfg.history_samples), np.float32),

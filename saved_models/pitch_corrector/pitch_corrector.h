@@ -6,6 +6,8 @@
 // Latency: 512 samples while passing audio through (strength 0, unvoiced); while correcting
 // the delay moves by whole periods between 256 and 256 + 2 periods + a buffer.
 // target_pitch: Hz (0 or unvoiced input: no correction); correction_strength: 0..1.
+// Hold: keep sending a note's target while the detector's confidence stays >= 0.2 after a
+// confident (>= 0.7) detection; the model then keeps the ratio it reached.
 #ifndef AUTOTUNE_KERAS_PITCH_CORRECTOR_H_
 #define AUTOTUNE_KERAS_PITCH_CORRECTOR_H_
 
@@ -48,8 +50,8 @@ constexpr float kDefaultA4Hz = 440.0f;
 constexpr float kA4MinHz = 415.0f;
 constexpr float kA4MaxHz = 466.0f;
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = 0.194848225f;
-constexpr int kInt8NetworkInputZeroPoint = -31;
+constexpr float kInt8NetworkInputScale = 0.307951719f;
+constexpr int kInt8NetworkInputZeroPoint = 0;
 
 constexpr std::array<TensorInfo, 6> kInputs = {{
     TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0.0f, 0, "", "serving_default_audio_buffer:0"},

@@ -21,6 +21,9 @@ class CorrectorConfig:
     unvoiced_period: int = 256  # jump size when no pitch is known
     max_ratio: float = 2.0  # at most an octave up or down
     envelope_taps: int = 15  # learned envelope-correction FIR (odd: centred)
+    # correlate the audio under the read head around the detector's period (refine_period);
+    # off: the detector's period as it is
+    refine_period: bool = True  # on: sustained tones and voices (measured in docs/BENCHMARKS.md); off: keys, mallets
 
     @property
     def start_delay(self) -> int:

@@ -115,7 +115,9 @@ class StreamingCorrector(tf.Module):
         hold = tf.logical_and(tf.logical_and(tf.logical_not(voiced), target_pitch > 0.0), tf.abs(log2_ratio) > 0.0)
         safe_pitch = tf.where(voiced, pitch, tf.ones_like(pitch))
         start = float(cfg.history_samples) - read_delay  # read head (window index) at sample 0
-        read_period = refine_period(window, start + n * ratio, contract.SAMPLE_RATE / safe_pitch)
+        read_period = contract.SAMPLE_RATE / safe_pitch
+        if cfg.refine_period:
+            read_period = refine_period(window, start + n * ratio, read_period)
 
         # the ratio that moves that pitch `strength` of the way (in cents) to the target
         safe_target = tf.where(voiced, target_pitch, tf.ones_like(target_pitch))
