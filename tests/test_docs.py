@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autotune_keras import models
 from autotune_keras.config import DatasetConfig, load
 from autotune_keras.models.pitch_detector.training import DetectorExperiment
 from autotune_keras.training import load_experiment
@@ -69,7 +70,12 @@ def test_documented_flags_exist(module):
 def test_documented_training_overrides_are_config_keys():
     for tokens in COMMANDS["train"]:
         overrides = {}
-        for flag, value in zip(tokens, tokens[1:] + [""], strict=True):
-            if flag.startswith("--") and flag != "--config":
-                overrides[flag[2:]] = yaml.safe_load(value)
-        load_experiment(DetectorExperiment, ROOT / "configs" / "pitch_detector.yaml", overrides)  # raises ConfigError on a bad key
+        for i, token in enumerate(tokens):
+            if token.startswith("--"):  # --key value or --key=value
+                key, _, value = token[2:].partition("=")
+                overrides[key] = yaml.safe_load(value if "=" in token else (tokens[i + 1] if i + 1 < len(tokens) else ""))
+        config = ROOT / (overrides.pop("config", None) or "configs/pitch_detector.yaml")
+        if not config.is_file():  # a file the documented steps write first (a search's best_config.yaml)
+            config = ROOT / "configs" / "pitch_detector.yaml"
+        experiment = models.get(models.task_of(config)).experiment
+        load_experiment(experiment, config, overrides)  # raises ConfigError on a bad key

@@ -94,6 +94,7 @@ class Autotune:
         padded[: len(audio)] = audio
         pitch, confidence, target = np.zeros(n), np.zeros(n), np.zeros(n)
         takes_detection = DETECTED_PITCH in self.corrector.inputs
+        detected = [0.0]  # the pitch fed to a corrector that takes the detection
 
         def controls(i: int, buffer: np.ndarray) -> dict[str, np.ndarray]:
             found = detector.process(buffer)
@@ -105,8 +106,10 @@ class Autotune:
                 CORRECTOR.TARGET_PITCH: np.array([[target[i]]], np.float32),
                 CORRECTOR.CORRECTION_STRENGTH: np.array([[strength]], np.float32),
             }
-            if takes_detection:
-                feeds[DETECTED_PITCH] = np.array([[pitch[i] if target[i] > 0 else 0.0]], np.float32)
+            if takes_detection:  # while a note is held, its last confident pitch (as the model keeps its ratio)
+                confident = confidence[i] >= contract.CONFIDENCE_THRESHOLD
+                detected[0] = (pitch[i] if confident else detected[0]) if target[i] > 0 else 0.0
+                feeds[DETECTED_PITCH] = np.array([[detected[0]]], np.float32)
             return feeds
 
         detector.reset()
