@@ -23,7 +23,7 @@ class CorrectorConfig:
     envelope_taps: int = 15  # learned envelope-correction FIR (odd: centred)
     # correlate the audio under the read head around the detector's period (refine_period);
     # off: the detector's period as it is
-    refine_period: bool = True  # on: sustained tones and voices (measured in docs/BENCHMARKS.md); off: keys, mallets
+    refine_period: bool = True  # off only to measure what it adds (docs/BENCHMARKS.md)
 
     @property
     def start_delay(self) -> int:
@@ -38,6 +38,7 @@ class CorrectorConfig:
 
 REFINE_GRID_CENTS = (-60.0, -40.0, -20.0, 0.0, 20.0, 40.0, 60.0)  # candidate periods around the detector's
 REFINE_FRAME = 512  # samples correlated per candidate
+REFINE_MIN_CORRELATION = 0.9  # below this the fundamental is not periodic there: keep the detector's period
 
 
 def interpolate(window: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
@@ -51,16 +52,36 @@ def interpolate(window: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
     return left + frac * (right - left)
 
 
+def moving_average(window: tf.Tensor, length: tf.Tensor) -> tf.Tensor:
+    """``window`` [b, W] averaged over the last ``length`` [b, 1] samples (fractional; a running
+    sum read by linear interpolation): zeros at multiples of SR / length."""
+    total = tf.pad(tf.cumsum(window, axis=1), [[0, 0], [1, 0]])
+    here = tf.range(1, tf.shape(window)[1] + 1, dtype=tf.float32)[None, :]
+    return (total[:, 1:] - interpolate(total, tf.maximum(here - length, 0.0))) / length
+
+
+def fundamental_only(window: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
+    """``window`` with the harmonics of ``period`` above the fundamental removed: two moving
+    averages, over half and a third of the period, null harmonics 2, 3, 4 and 6 and leave the
+    5th at -34 dB. A piano's upper partials run sharp of their harmonics (inharmonicity) and
+    would pull a correlation's period short."""
+    return moving_average(moving_average(window, period / 2.0), period / 3.0)
+
+
 def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
     """The period [b, 1] of the audio around ``centre`` (a window index), refined from the
-    detector's ``period``: normalised correlation of a frame with itself one candidate period
-    earlier, for candidates 20 cents apart within +-60 cents, then a parabola through the best three.
-    The detector's 20-cent bins and INT8 network leave it ~5 cents off; this is what keeps the
-    corrected pitch within a few cents, and it measures the audio being read, not the newest."""
+    detector's ``period``: normalised correlation of a frame of the fundamental alone with itself
+    one candidate period earlier, for candidates 20 cents apart within +-60 cents, then a parabola
+    through the best three. The detector's 20-cent bins and INT8 network leave it ~5 cents off;
+    this is what keeps the corrected pitch within a few cents, and it measures the audio being
+    read, not the newest. Where the best correlation is under REFINE_MIN_CORRELATION (a bell's
+    missing fundamental, noise) the detector's period stands."""
+    window = fundamental_only(window, period)
     grid = tf.constant(REFINE_GRID_CENTS, tf.float32)
     size = tf.cast(tf.shape(window)[1], tf.float32)
     longest = period * 2 ** (REFINE_GRID_CENTS[-1] / 1200)
-    centre = tf.clip_by_value(centre, REFINE_FRAME / 2 + longest + 2.0, size - REFINE_FRAME / 2 - 2.0)
+    settled = period * (1.0 / 2.0 + 1.0 / 3.0)  # the averages need this much audio before them
+    centre = tf.clip_by_value(centre, REFINE_FRAME / 2 + longest + settled + 2.0, size - REFINE_FRAME / 2 - 2.0)
     positions = centre + tf.range(REFINE_FRAME, dtype=tf.float32)[None, :] - REFINE_FRAME / 2
     frame = interpolate(window, positions)
     energy = tf.reduce_sum(frame * frame, axis=1, keepdims=True)
@@ -76,4 +97,5 @@ def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf
     offset = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-9), -0.5, 0.5), 0.0)
     step = REFINE_GRID_CENTS[1] - REFINE_GRID_CENTS[0]
     cents = tf.gather(grid, best[:, 0])[:, None] + offset * step
+    cents = tf.where(tf.reduce_max(scores, axis=1, keepdims=True) >= REFINE_MIN_CORRELATION, cents, 0.0)
     return period * tf.exp(cents * (math.log(2.0) / 1200.0))

@@ -7,7 +7,8 @@ Why this design (see docs/CORRECTOR.md):
   detector network (INT8) gives the pitch and voicing of the current buffer from the same
   audio state the corrector keeps, so one model does both, as an engine wants.
 * The detector's pitch (20-cent bins, INT8) is refined in the graph by a normalised correlation
-  at candidate periods around it, measured where the read head is, not at the newest buffer.
+  at candidate periods around it, measured where the read head is, not at the newest buffer, on
+  the fundamental alone (a piano's inharmonic upper partials would pull it sharp).
 * The audio itself is not re-synthesised: it is read back from the state's delay line at the
   ratio ``(target / pitch) ** strength`` (linear interpolation), which keeps every detail of the
   voice (breath, consonants, formants move with the ratio as in zita-at1). When the read head
