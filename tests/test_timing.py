@@ -193,3 +193,23 @@ def test_retime_cli_rejects_bad_arguments_in_one_line(tmp_path, args, message):
     result = run_cli(source, tmp_path / "out.wav", *args)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_semitone_bands_follow_a_legato_pitch_change():
+    """A tone that steps up a semitone without a new attack: the semitone bands (pitch_bands)
+    move their peak by one band, and the network takes them beside the mel bands."""
+    import tensorflow as tf
+
+    from autotune_keras.models.timing_adjuster.network import TimingConfig, build_network, onset_features
+
+    cfg = TimingConfig(window_samples=6144, pitch_bands=60, lookahead=1024)
+    t = np.arange(cfg.window_samples) / SR
+    band = 30  # 452 Hz, then a semitone up
+    f0 = np.where(t < t[-1] / 4, 1.0, 2 ** (1 / 12)) * cfg.pitch_fmin * 2 ** (band / 12)
+    tone = np.sin(2 * np.pi * np.cumsum(f0) / SR).astype(np.float32)
+    features = onset_features(tf.constant(tone[None]), cfg).numpy()[0]
+    assert features.shape == (cfg.frames, cfg.features) == (48, 108)
+    pitch = features[:, cfg.bands :]
+    before, after = np.argmax(pitch[cfg.frames // 4]), np.argmax(pitch[-1])  # frames of 4096 samples end there
+    assert (before, after) == (band, band + 1)
+    assert build_network(cfg)(features[None]).shape == (1, cfg.analysed_frames)

@@ -26,9 +26,13 @@ class TimingConfig:
     hop: int = 128  # onset frames
     n_fft: int = 512
     bands: int = 48
+    pitch_bands: int = 0  # semitone bands from pitch_fmin (0: none); they show a legato note's pitch change
+    pitch_fmin: float = 80.0
+    pitch_n_fft: int = 4096  # long enough to resolve a semitone in the harmonics of a low voice
     filters: int = 32
     kernel: int = 5
     layers: int = 3
+    dilation_growth: int = 1  # layer i looks dilation_growth**i hops apart (2: context doubles per layer)
     lookahead: int = 512  # samples after the analysed hops
     onset_threshold: float = 0.5
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
@@ -43,6 +47,11 @@ class TimingConfig:
     @property
     def sequence(self) -> int:
         return contract.TIMING_SEQUENCE_SIZE
+
+    @property
+    def features(self) -> int:
+        """Values per frame: the mel bands, then the semitone bands."""
+        return self.bands + self.pitch_bands
 
     @property
     def frames(self) -> int:
@@ -86,26 +95,46 @@ def mel_matrix(cfg: TimingConfig) -> np.ndarray:
     return librosa.filters.mel(sr=contract.SAMPLE_RATE, n_fft=cfg.n_fft, n_mels=cfg.bands, fmin=40.0, fmax=16000.0).T.astype(np.float32)
 
 
-def onset_features(window: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
-    """[b, W] audio -> [b, frames, bands] log band energies, frame k ending with hop k (so an
-    attack at hop k first shows in frame k), level-normalised per window."""
-    padded = tf.pad(window, [[0, 0], [cfg.n_fft - cfg.hop, 0]])
-    frames = tf.signal.frame(padded, cfg.n_fft, cfg.hop) * tf.signal.hann_window(cfg.n_fft)
+def semitone_matrix(cfg: TimingConfig) -> np.ndarray:
+    """[fft bins, pitch_bands] triangular bands a semitone apart from ``pitch_fmin`` (each at
+    least two FFT bins wide, so the lowest ones still catch a partial), unit area."""
+    bins = np.fft.rfftfreq(cfg.pitch_n_fft, 1.0 / contract.SAMPLE_RATE)
+    spacing = bins[1]
+    centres = cfg.pitch_fmin * 2.0 ** (np.arange(cfg.pitch_bands) / 12.0)
+    width = np.maximum(centres * (2 ** (1 / 12) - 1), 2.0 * spacing)
+    weights = np.maximum(0.0, 1.0 - np.abs(bins[:, None] - centres[None, :]) / width[None, :])
+    return (weights / weights.sum(axis=0, keepdims=True)).astype(np.float32)
+
+
+def _log_bands(window: tf.Tensor, n_fft: int, hop: int, matrix: np.ndarray) -> tf.Tensor:
+    """[b, W] -> [b, frames, bands] log band energies, frame k ending with hop k."""
+    padded = tf.pad(window, [[0, 0], [n_fft - hop, 0]])
+    frames = tf.signal.frame(padded, n_fft, hop) * tf.signal.hann_window(n_fft)
     count = frames.shape[1]
     # a rank-2 rfft + abs is what both TFLite and tf2onnx convert (tf2onnx has no rank-3 ComplexAbs)
-    magnitude = tf.abs(tf.signal.rfft(tf.reshape(frames, [-1, cfg.n_fft]), fft_length=[cfg.n_fft]))
-    power = tf.reshape(tf.square(magnitude), [-1, count, cfg.n_fft // 2 + 1])
-    energy = tf.matmul(power, tf.constant(mel_matrix(cfg)))
-    log_energy = tf.math.log(energy + 1e-8)
+    magnitude = tf.abs(tf.signal.rfft(tf.reshape(frames, [-1, n_fft]), fft_length=[n_fft]))
+    power = tf.reshape(tf.square(magnitude), [-1, count, n_fft // 2 + 1])
+    log_energy = tf.math.log(tf.matmul(power, tf.constant(matrix)) + 1e-8)
     return log_energy - tf.reduce_max(log_energy, axis=[1, 2], keepdims=True)
+
+
+def onset_features(window: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """[b, W] audio -> [b, frames, features] log band energies, frame k ending with hop k (so an
+    attack at hop k first shows in frame k), level-normalised per window: mel bands of short
+    frames (attacks), then, with ``pitch_bands``, semitone bands of long frames (pitch changes)."""
+    mel = _log_bands(window, cfg.n_fft, cfg.hop, mel_matrix(cfg))
+    if not cfg.pitch_bands:
+        return mel
+    return tf.concat([mel, _log_bands(window, cfg.pitch_n_fft, cfg.hop, semitone_matrix(cfg))], axis=2)
 
 
 def build_network(cfg: TimingConfig) -> keras.Model:
     """Band energies [b, frames, bands] -> onset logits [b, analysed frames]."""
-    features = keras.Input((cfg.frames, cfg.bands), name="features")
-    x = keras.layers.Reshape((1, cfg.frames, cfg.bands), name="frames")(features)
+    features = keras.Input((cfg.frames, cfg.features), name="features")
+    x = keras.layers.Reshape((1, cfg.frames, cfg.features), name="frames")(features)
     for i in range(cfg.layers):
-        x = keras.layers.Conv2D(cfg.filters, (1, cfg.kernel), padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        dilation = (1, cfg.dilation_growth**i)
+        x = keras.layers.Conv2D(cfg.filters, (1, cfg.kernel), padding="same", dilation_rate=dilation, use_bias=False, name=f"conv{i + 1}")(x)
         x = keras.layers.BatchNormalization(name=f"conv{i + 1}_bn")(x)
         x = keras.layers.ReLU(name=f"conv{i + 1}_relu")(x)
     x = keras.layers.Conv2D(1, (1, 1), name="onset")(x)
