@@ -63,7 +63,7 @@ def moving_average(window: tf.Tensor, length: tf.Tensor) -> tf.Tensor:
 def fundamental_only(window: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
     """``window`` with the harmonics of ``period`` above the fundamental removed: two moving
     averages, over half and a third of the period, null harmonics 2, 3, 4 and 6 and leave the
-    5th at -34 dB. A piano's upper partials run sharp of their harmonics (inharmonicity) and
+    5th 28 dB under the fundamental. A piano's upper partials run sharp of their harmonics (inharmonicity) and
     would pull a correlation's period short."""
     return moving_average(moving_average(window, period / 2.0), period / 3.0)
 
@@ -74,8 +74,8 @@ def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf
     one candidate period earlier, for candidates 20 cents apart within +-60 cents, then a parabola
     through the best three. The detector's 20-cent bins and INT8 network leave it ~5 cents off;
     this is what keeps the corrected pitch within a few cents, and it measures the audio being
-    read, not the newest. Where the best correlation is under REFINE_MIN_CORRELATION (a bell's
-    missing fundamental, noise) the detector's period stands."""
+    read, not the newest. Where the best correlation is under REFINE_MIN_CORRELATION (noise, nothing
+    periodic left at that period) the detector's period stands."""
     window = fundamental_only(window, period)
     grid = tf.constant(REFINE_GRID_CENTS, tf.float32)
     size = tf.cast(tf.shape(window)[1], tf.float32)
