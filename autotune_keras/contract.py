@@ -130,9 +130,10 @@ class TimingTensors:
     ONSET_SHIFTS = "onset_shifts"  # how far each must move to land on its grid line (samples)
     ONSET_CONFIDENCES = "onset_confidences"
     SINCE_ONSET = "since_onset"  # how far the read head has played past the last onset (samples)
+    BAND_ENERGIES = "band_energies"  # the onset network's band power of the frames heard in earlier calls
     INPUTS = (AUDIO_SEQUENCE, TARGET_TEMPO, MUSICAL_CONTEXT)
     OUTPUTS = (ADJUSTED_AUDIO, TIMING_CONFIDENCE)
-    STATE = (AUDIO_STATE, READ_DELAY, ONSET_POSITIONS, ONSET_SHIFTS, ONSET_CONFIDENCES, SINCE_ONSET)
+    STATE = (AUDIO_STATE, READ_DELAY, ONSET_POSITIONS, ONSET_SHIFTS, ONSET_CONFIDENCES, SINCE_ONSET, BAND_ENERGIES)
 
 
 # musical_context [b, F] of the timing model, in this order

@@ -203,9 +203,9 @@ def test_semitone_bands_follow_a_legato_pitch_change():
     from autotune_keras.models.timing_adjuster.network import TimingConfig, build_network, onset_features
 
     cfg = TimingConfig(window_samples=6144, pitch_bands=60, lookahead=1024)
-    t = np.arange(cfg.window_samples) / SR
+    t = np.arange(cfg.feature_samples) / SR
     band = 30  # 452 Hz, then a semitone up
-    f0 = np.where(t < t[-1] / 4, 1.0, 2 ** (1 / 12)) * cfg.pitch_fmin * 2 ** (band / 12)
+    f0 = np.where(t < (cfg.preroll + cfg.window_samples / 4) / SR, 1.0, 2 ** (1 / 12)) * cfg.pitch_fmin * 2 ** (band / 12)
     tone = np.sin(2 * np.pi * np.cumsum(f0) / SR).astype(np.float32)
     features = onset_features(tf.constant(tone[None]), cfg).numpy()[0]
     assert features.shape == (cfg.frames, cfg.features) == (48, 108)
@@ -213,3 +213,30 @@ def test_semitone_bands_follow_a_legato_pitch_change():
     before, after = np.argmax(pitch[cfg.frames // 4]), np.argmax(pitch[-1])  # frames of 4096 samples end there
     assert (before, after) == (band, band + 1)
     assert build_network(cfg)(features[None]).shape == (1, cfg.analysed_frames)
+
+
+def test_streaming_carries_the_band_energies_of_earlier_calls():
+    """The streaming model computes only each call's new frames; the frames it carries in its
+    state are those the whole stream gives, so the network hears what training showed it."""
+    import tensorflow as tf
+
+    from autotune_keras.models.timing_adjuster.network import TimingConfig, band_power, build_network
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+
+    cfg = TimingConfig(window_samples=6144, pitch_bands=24, lookahead=1024)
+    module = StreamingTimingAdjuster(build_network(cfg), cfg)
+    audio, _, _ = notes(OFF_GRID_MS[:4], seconds=1.4)
+    n, calls = cfg.sequence, 12
+    stream = np.concatenate([np.zeros(cfg.feature_samples, np.float32), audio[: calls * n]])  # silence before the start
+    state = {spec.name: tf.zeros([1, *spec.shape[1:]]) for spec in module.input_signature(1)[3:]}
+    controls = [tf.constant([[TEMPO]]), tf.constant([[0.5, 0.0, 1.0]])]
+    for call in range(calls):
+        result = module(tf.constant(audio[None, call * n : (call + 1) * n]), *controls, *state.values())
+        state = {name: result[contract.state_output(name)] for name in state}
+    end = cfg.feature_samples + calls * n  # the write head in `stream`
+    heard = stream[end - cfg.preroll - (cfg.frames - cfg.new_frames) * cfg.hop : end]
+    expected = band_power(tf.constant(heard[None]), cfg).numpy()
+    carried = state[NAMES.BAND_ENERGIES].numpy()
+    assert carried.shape == expected.shape == (1, cfg.frames - cfg.new_frames, cfg.features)
+    np.testing.assert_allclose(carried, expected, rtol=1e-4, atol=1e-6 * expected.max())
+    assert expected[0, -1, : cfg.bands].max() > 0.0 and expected[0, -1, cfg.bands :].max() > 0.0

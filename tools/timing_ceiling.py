@@ -56,13 +56,13 @@ class OracleOnsets:
 
 def onset_track(network, cfg: TimingConfig, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sample position, onset probability) of every analysed hop, calls laid end to end."""
-    n, width = cfg.sequence, cfg.window_samples
+    n, width = cfg.sequence, cfg.feature_samples
     padded = np.concatenate([np.zeros(width, np.float32), np.asarray(audio, np.float32), np.zeros(n + cfg.lookahead, np.float32)])
     heads = np.arange(width + n, len(padded) + 1, n)
     windows = np.stack([padded[h - width : h] for h in heads])
     probability = tf.sigmoid(network(onset_features(tf.constant(windows), cfg), training=False)).numpy()
     hops = (np.arange(cfg.analysed_frames) + cfg.first_analysed) * cfg.hop
-    return (heads[:, None] - 2 * width + hops[None, :]).reshape(-1), probability.reshape(-1)
+    return (heads[:, None] - width - cfg.window_samples + hops[None, :]).reshape(-1), probability.reshape(-1)
 
 
 def peaks(positions: np.ndarray, probability: np.ndarray, cfg: TimingConfig) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 from autotune_keras import contract
 from autotune_keras.config import to_dict
 from autotune_keras.export.spec import ExportSpec, parity_windows
+from autotune_keras.models.timing_adjuster.network import band_power
 from autotune_keras.models.timing_adjuster.run import TimingRun
 from autotune_keras.models.timing_adjuster.streaming import SLOTS, StreamingTimingAdjuster
 
@@ -35,6 +36,7 @@ def export_spec(run: TimingRun) -> ExportSpec:
     rng = np.random.default_rng(0)
     windows = parity_windows(exp.pipeline, cfg.history_samples + cfg.sequence, count=48)
     count = len(windows)
+    heard = windows[:, cfg.history_samples - cfg.preroll - (cfg.frames - cfg.new_frames) * cfg.hop : cfg.history_samples]
     feeds = {
         NAMES.AUDIO_SEQUENCE: windows[:, cfg.history_samples :],
         NAMES.TARGET_TEMPO: rng.uniform(60, 200, (count, 1)).astype(np.float32),
@@ -47,6 +49,7 @@ def export_spec(run: TimingRun) -> ExportSpec:
         NAMES.ONSET_SHIFTS: rng.uniform(-cfg.max_shift, cfg.max_shift, (count, SLOTS)).astype(np.float32),
         NAMES.ONSET_CONFIDENCES: (rng.uniform(0, 1, (count, SLOTS)) * (rng.random((count, SLOTS)) < 0.3)).astype(np.float32),
         NAMES.SINCE_ONSET: rng.uniform(0, 8000, (count, 1)).astype(np.float32),
+        NAMES.BAND_ENERGIES: band_power(heard, cfg).numpy(),  # as the previous calls left them
     }
     float_module = StreamingTimingAdjuster(run.float_net, cfg)
     notes = [

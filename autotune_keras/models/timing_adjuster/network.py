@@ -4,6 +4,11 @@ Each call the model hears its newest ``window`` samples as log band energies per
 (an STFT and a fixed mel matrix, float), and a small convolutional stack (INT8) gives an onset
 logit for each of the 16 hops it analyses: the 2048 samples that end ``lookahead`` samples before
 the newest one (an attack needs a little of what follows it to be heard as one).
+
+Frame k is the FFT frame that ends with hop k of the continuous stream (it reaches ``preroll``
+samples back before the window), so the frames of a window are the same whichever call computes
+them: the streaming model computes only the 16 new ones each call and carries the others in its
+state, and training computes all of them from the window and its pre-roll.
 """
 
 from __future__ import annotations
@@ -58,6 +63,21 @@ class TimingConfig:
         return self.window_samples // self.hop
 
     @property
+    def preroll(self) -> int:
+        """Samples before the window that its first (longest) FFT frame reaches back to."""
+        return max(self.n_fft, self.pitch_n_fft if self.pitch_bands else 0) - self.hop
+
+    @property
+    def feature_samples(self) -> int:
+        """Audio the features of one window are computed from: the window and its pre-roll."""
+        return self.preroll + self.window_samples
+
+    @property
+    def new_frames(self) -> int:
+        """Frames that are new each call (the others are carried in the state)."""
+        return self.sequence // self.hop
+
+    @property
     def analysed_frames(self) -> int:
         return self.sequence // self.hop
 
@@ -106,26 +126,39 @@ def semitone_matrix(cfg: TimingConfig) -> np.ndarray:
     return (weights / weights.sum(axis=0, keepdims=True)).astype(np.float32)
 
 
-def _log_bands(window: tf.Tensor, n_fft: int, hop: int, matrix: np.ndarray) -> tf.Tensor:
-    """[b, W] -> [b, frames, bands] log band energies, frame k ending with hop k."""
-    padded = tf.pad(window, [[0, 0], [n_fft - hop, 0]])
-    frames = tf.signal.frame(padded, n_fft, hop) * tf.signal.hann_window(n_fft)
+def _band_power(audio: tf.Tensor, n_fft: int, hop: int, preroll: int, matrix: np.ndarray) -> tf.Tensor:
+    """[b, preroll + F * hop] -> [b, F, bands] band power of the FFT frames ending with each hop."""
+    frames = tf.signal.frame(audio[:, preroll - (n_fft - hop) :], n_fft, hop) * tf.signal.hann_window(n_fft)
     count = frames.shape[1]
     # a rank-2 rfft + abs is what both TFLite and tf2onnx convert (tf2onnx has no rank-3 ComplexAbs)
     magnitude = tf.abs(tf.signal.rfft(tf.reshape(frames, [-1, n_fft]), fft_length=[n_fft]))
-    power = tf.reshape(tf.square(magnitude), [-1, count, n_fft // 2 + 1])
-    log_energy = tf.math.log(tf.matmul(power, tf.constant(matrix)) + 1e-8)
-    return log_energy - tf.reduce_max(log_energy, axis=[1, 2], keepdims=True)
+    used = int(np.flatnonzero(matrix.any(axis=1)).max()) + 1  # bins above the top band carry no weight
+    power = tf.reshape(tf.square(magnitude[:, :used]), [-1, count, used])
+    return tf.matmul(power, tf.constant(matrix[:used]))
 
 
-def onset_features(window: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
-    """[b, W] audio -> [b, frames, features] log band energies, frame k ending with hop k (so an
-    attack at hop k first shows in frame k), level-normalised per window: mel bands of short
-    frames (attacks), then, with ``pitch_bands``, semitone bands of long frames (pitch changes)."""
-    mel = _log_bands(window, cfg.n_fft, cfg.hop, mel_matrix(cfg))
+def band_power(audio: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """[b, preroll + F * hop] audio -> [b, F, features] band power (linear) of its last F hops:
+    mel bands of short frames (attacks), then, with ``pitch_bands``, semitone bands of long frames
+    (pitch changes). Silence gives exactly zero, so a zero state is a silent past."""
+    mel = _band_power(audio, cfg.n_fft, cfg.hop, cfg.preroll, mel_matrix(cfg))
     if not cfg.pitch_bands:
         return mel
-    return tf.concat([mel, _log_bands(window, cfg.pitch_n_fft, cfg.hop, semitone_matrix(cfg))], axis=2)
+    return tf.concat([mel, _band_power(audio, cfg.pitch_n_fft, cfg.hop, cfg.preroll, semitone_matrix(cfg))], axis=2)
+
+
+def log_features(energies: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """[b, frames, features] band power -> log energies, each kind of band level-normalised to
+    its maximum over the window."""
+    log_energy = tf.math.log(energies + 1e-8)
+    groups = [log_energy[:, :, : cfg.bands]] + ([log_energy[:, :, cfg.bands :]] if cfg.pitch_bands else [])
+    return tf.concat([g - tf.reduce_max(g, axis=[1, 2], keepdims=True) for g in groups], axis=2)
+
+
+def onset_features(audio: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """[b, feature_samples] audio (the window and its pre-roll) -> [b, frames, features] log band
+    energies, frame k ending with hop k (so an attack at hop k first shows in frame k)."""
+    return log_features(band_power(audio, cfg), cfg)
 
 
 def build_network(cfg: TimingConfig) -> keras.Model:

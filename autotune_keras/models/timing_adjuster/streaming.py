@@ -5,17 +5,18 @@ Each call takes a 2048-sample ``audio_sequence``, the ``target_tempo`` and the
 ``musical_context`` (grid step in beats, the grid's phase at the sequence's first sample,
 strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio``:
 
-* The onset network (network.py) finds at most one onset among the hops it analyses; its position
-  is refined between hops, and its distance to the nearest grid line is the shift that note needs
-  (none under 1.5 ms: notes on the grid stay put; scaled by the strength). It waits in a small
+* The onset network (network.py) finds at most one onset among the hops it analyses (the band
+  energies of frames heard in earlier calls come from the state: only the new ones are computed);
+  its position is refined between hops, and its distance to the nearest grid line is the shift
+  that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength). It waits in a small
   queue (state) until the read head gets there.
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
   the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
   before the next), to the lag within +-``search`` of the wanted one whose waveform matches best
   (WSOLA), crossfaded. Attacks are never jumped over or repeated, so each moves as a block.
-* Unmoved audio comes out ``latency_samples`` late (157 ms): a late note can be moved earlier by
-  up to ``max_shift`` only because the output is that far behind.
+* Unmoved audio comes out ``latency_samples`` late (168 ms in the shipped model): a late note
+  can be moved earlier by up to ``max_shift`` only because the output is that far behind.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import tensorflow as tf
 
 from autotune_keras import contract
 from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
-from autotune_keras.models.timing_adjuster.network import TimingConfig, onset_features
+from autotune_keras.models.timing_adjuster.network import TimingConfig, band_power, log_features
 from autotune_keras.tfk import keras
 
 SLOTS = 8  # onsets waiting between the write head and the read head
@@ -100,6 +101,7 @@ class StreamingTimingAdjuster(tf.Module):
         onset_shifts: tf.Tensor,
         onset_confidences: tf.Tensor,
         since_onset: tf.Tensor,
+        band_energies: tf.Tensor,
     ) -> dict[str, tf.Tensor]:
         cfg = self.cfg
         n = cfg.sequence
@@ -113,9 +115,11 @@ class StreamingTimingAdjuster(tf.Module):
         delay = tf.clip_by_value(tf.round(finite_or_zero(read_delay)) + float(cfg.latency_samples), float(cfg.min_delay), float(cfg.max_delay))
         start = -float(n) - delay  # where the read head is (from the write head) at the block's first sample
 
-        # 1. an onset among the analysed hops, and the shift that puts it on the grid
-        window = history[:, size - cfg.window_samples :]
-        probability = tf.sigmoid(self.network(onset_features(window, cfg), training=False))
+        # 1. an onset among the analysed hops, and the shift that puts it on the grid; only the
+        # newest frames' band energies are computed, the earlier ones come from the state
+        new = band_power(history[:, size - cfg.preroll - n :], cfg)
+        energies = tf.concat([tf.maximum(finite_or_zero(band_energies), 0.0), new], axis=1)
+        probability = tf.sigmoid(self.network(log_features(energies, cfg), training=False))
         found, likelihood = _pick(probability, cfg)
         valid = confidences > 0.0
         latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), start - since)
@@ -179,6 +183,7 @@ class StreamingTimingAdjuster(tf.Module):
             contract.state_output(NAMES.ONSET_SHIFTS): tf.where(passed, 0.0, shifts),
             contract.state_output(NAMES.ONSET_CONFIDENCES): tf.where(passed, 0.0, confidences),
             contract.state_output(NAMES.SINCE_ONSET): since_end,
+            contract.state_output(NAMES.BAND_ENERGIES): energies[:, cfg.new_frames :],
         }
 
     def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
@@ -193,6 +198,7 @@ class StreamingTimingAdjuster(tf.Module):
             tf.TensorSpec([batch, SLOTS], tf.float32, name=NAMES.ONSET_SHIFTS),
             tf.TensorSpec([batch, SLOTS], tf.float32, name=NAMES.ONSET_CONFIDENCES),
             tf.TensorSpec([batch, 1], tf.float32, name=NAMES.SINCE_ONSET),
+            tf.TensorSpec([batch, cfg.frames - cfg.new_frames, cfg.features], tf.float32, name=NAMES.BAND_ENERGIES),
         ]
 
     def concrete_function(self, batch: int | None = None):

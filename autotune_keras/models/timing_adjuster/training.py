@@ -64,8 +64,8 @@ def onset_targets(onsets: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
 
 
 def timing_io(batch: dict, cfg: TimingConfig):
-    """Pipeline batch -> (band energies, onset targets)."""
-    return onset_features(batch["audio"], cfg), onset_targets(batch["onsets"], cfg)
+    """Pipeline batch of windows with their pre-roll -> (band energies, onset targets)."""
+    return onset_features(batch["audio"], cfg), onset_targets(batch["onsets"][:, cfg.preroll // cfg.hop :], cfg)
 
 
 def weighted_bce(positive_weight: float):
@@ -86,7 +86,7 @@ def datasets(exp: TimingExperiment):
     pipeline = load(
         PipelineConfig,
         None,
-        overrides=to_dict(exp.pipeline) | {"window_samples": exp.model.window_samples, "with_targets": False},
+        overrides=to_dict(exp.pipeline) | {"window_samples": exp.model.feature_samples, "with_targets": False},
     )
     train = make_dataset(pipeline, "train").map(lambda b: timing_io(b, exp.model), num_parallel_calls=tf.data.AUTOTUNE)
     validation = make_dataset(pipeline, "validation").map(lambda b: timing_io(b, exp.model)).cache()
