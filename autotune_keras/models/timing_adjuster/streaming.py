@@ -8,8 +8,8 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
 * The onset network (network.py) finds at most one onset among the hops it analyses (the band
   energies of frames heard in earlier calls come from the state: only the new ones are computed);
   its position is refined between hops, and its distance to the nearest grid line is the shift
-  that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength). It waits in a small
-  queue (state) until the read head gets there.
+  that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength). It
+  waits in a small queue (state) until the read head gets there.
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
   the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
