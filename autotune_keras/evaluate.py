@@ -4,6 +4,7 @@ report with plots. Pitch detectors and pitch correctors.
     python -m autotune_keras.evaluate --model saved_models/pitch_detector --data tf_records/pitch_detector --split test
     python -m autotune_keras.evaluate --model saved_models/pitch_detector --audio my_takes/   # labels: NAME.f0.csv or pYIN
     python -m autotune_keras.evaluate --model A --compare B      # two models side by side
+    python -m autotune_keras.evaluate --model saved_models/timing_adjuster --compare runs/export_timing_v1,baseline
     python -m autotune_keras.evaluate --model saved_models/pitch_corrector --compare baseline
 
 The model is streamed buffer by buffer with its state, exactly as the engine runs it. For a pitch
@@ -33,13 +34,13 @@ def model_kind(model: Path) -> str:
     return report["model"]
 
 
-def data_folders(data: str | Path | list | tuple | None) -> list[Path]:
-    """``--data``: one folder, several comma-separated, or a list."""
-    if data is None:
+def path_list(paths: str | Path | list | tuple | None) -> list[Path]:
+    """A flag naming one path, several comma-separated, or a list of them."""
+    if paths is None:
         return []
-    if isinstance(data, (list, tuple)):
-        return [Path(d) for d in data]
-    return [Path(d.strip()) for d in str(data).split(",") if d.strip()]
+    if isinstance(paths, (list, tuple)):
+        return [Path(p) for p in paths]
+    return [Path(p.strip()) for p in str(paths).split(",") if p.strip()]
 
 
 def evaluate(
@@ -52,21 +53,24 @@ def evaluate(
     limit: int | None = None,
     out: str | Path | None = None,
 ) -> dict:
-    """Evaluate ``model`` (and ``compare``) on the same data with its model's evaluation hook;
-    writes evaluation.json, report.md and plots into ``out``."""
-    compare_baseline = compare == "baseline"
-    paths = [Path(model)] + ([Path(compare)] if compare and not compare_baseline else [])
+    """Evaluate ``model`` (and each of ``compare``: models, or "baseline" for the model's DSP
+    baseline) on the same data with its model's evaluation hook; writes evaluation.json,
+    report.md and plots into ``out``."""
+    others = [str(c) for c in path_list(compare)]
+    compare_baseline = "baseline" in others
+    paths = [Path(model)] + [Path(c) for c in others if c != "baseline"]
     kinds = {model_kind(p) for p in paths}
     if len(kinds) > 1:
-        raise ValueError(f"--compare: both models must be of one kind, got {sorted(kinds)}")
+        raise ValueError(f"--compare: all models must be of one kind, got {sorted(kinds)}")
     definition = models.get(kinds.pop())
     if not definition.can_evaluate:
         raise ValueError(f"{model}: no evaluation is defined for {definition.name} models")
     labels = [str(p) for p in paths]
-    if len(labels) == 2 and labels[0] == labels[1]:
-        labels[1] += " (compare)"
+    for i in range(1, len(labels)):
+        if labels[i] in labels[:i]:
+            labels[i] += f" (compare {i})"
     out = Path(out) if out else Path("runs") / "evaluation" / Path(model).name
-    for folder in data_folders(data):
+    for folder in path_list(data):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such dataset folder")
     if audio is not None and not Path(audio).is_dir():
@@ -77,7 +81,7 @@ def evaluate(
         models=paths,
         labels=labels,
         out=out,
-        data=data_folders(data),
+        data=path_list(data),
         split=split,
         audio=Path(audio) if audio else None,
         snr_db=snr_db,
@@ -111,8 +115,8 @@ def main(
         corrector is then scored on their detuned phrases against their in-tune twins.
       split: dataset split to use.
       audio: a folder of audio files instead of --data (labels from NAME.f0.csv, else pYIN).
-      compare: a second model evaluated on the same clips, side by side; for a corrector also
-        "baseline" (the DSP autotune).
+      compare: other models evaluated on the same clips, side by side (comma-separated); also
+        "baseline": the corrector's DSP autotune or the timing model's slicing retimer.
       snr_db: add white noise at this SNR first (correctors: 30 dB unless given).
       limit: at most this many clips (correctors: held-out phrases, default 12).
       out: output folder (default runs/evaluation/<model folder name>).

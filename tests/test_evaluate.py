@@ -48,20 +48,21 @@ def test_evaluate_audio_folder_scores_the_shipped_detector(labelled_folder, tmp_
     assert 0.0 <= scores["calibration"]["ece"] <= 1.0 and "| confidence calibration error" in report
 
 
-def test_evaluate_compares_two_models_on_the_same_records(synthetic_records, tmp_path):
+def test_evaluate_compares_several_models_on_the_same_records(synthetic_records, tmp_path):
     result = evaluate(
         SHIPPED,
         data=synthetic_records,
         split="train",
-        compare=SHIPPED / "pitch_detector_float.tflite",
+        compare=f"{SHIPPED / 'pitch_detector_float.tflite'},{SHIPPED}",  # comma-separated, one twice
         limit=2,
         snr_db=20,
         out=tmp_path,
     )
-    assert len(result["models"]) == 2
-    int8, float32 = result["models"].values()
+    assert list(result["models"]) == [str(SHIPPED), str(SHIPPED / "pitch_detector_float.tflite"), f"{SHIPPED} (compare 2)"]
+    int8, float32, again = result["models"].values()
     assert int8["frames"] == float32["frames"] > 0
     assert abs(int8["rpa_50"] - float32["rpa_50"]) < 0.1  # INT8 tracks float on the same noisy clips
+    assert again["rpa_50"] == int8["rpa_50"]  # the same model on the same clips scores the same
     assert "20 dB SNR" in result["data"]
     header = (tmp_path / "report.md").read_text().splitlines()[4]
     assert "pitch_detector_float.tflite" in header and "`" + str(SHIPPED) + "`" in header

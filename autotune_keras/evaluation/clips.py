@@ -164,7 +164,9 @@ class TimingClip:
 
 
 def load_timing_clips(records: str | Path, split: str = "test", limit: int | None = None) -> list[TimingClip]:
-    """Segments with an on-grid twin, their onsets and tempo (sources the builder rendered)."""
+    """Segments with an on-grid twin, their onsets and tempo (sources the builder rendered).
+    With ``limit``, that many segments spread evenly over the split, so every part of it (the
+    sources write instrument by instrument, drums last) is represented."""
     import tensorflow as tf
 
     from autotune_keras.data import records as rec
@@ -172,8 +174,15 @@ def load_timing_clips(records: str | Path, split: str = "test", limit: int | Non
 
     manifest = read_manifest(records)
     holdout = {source["name"]: source.get("holdout", "") for source in manifest["sources"]}
+    dataset = tf.data.TFRecordDataset(shard_paths(records, split))
+    wanted = None
+    if limit:
+        total = sum(1 for _ in dataset)
+        wanted = set(np.linspace(0, total - 1, min(limit, total)).round().astype(int).tolist())
     clips = []
-    for raw in tf.data.TFRecordDataset(shard_paths(records, split)):
+    for index, raw in enumerate(dataset):
+        if wanted is not None and index not in wanted:
+            continue
         example = rec.parse(raw)
         grid_audio = example["grid_audio"].numpy()
         if not len(grid_audio) or float(example["tempo"]) <= 0:
@@ -193,6 +202,4 @@ def load_timing_clips(records: str | Path, split: str = "test", limit: int | Non
                 hop=int(manifest["label_hop"]),
             )
         )
-        if limit and len(clips) >= limit:
-            break
     return clips
