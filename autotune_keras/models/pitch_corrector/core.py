@@ -37,8 +37,9 @@ class CorrectorConfig:
 
 
 REFINE_GRID_CENTS = (-60.0, -40.0, -20.0, 0.0, 20.0, 40.0, 60.0)  # candidate periods around the detector's
-REFINE_FRAME = 512  # samples correlated per candidate
-REFINE_MIN_CORRELATION = 0.9  # below this the fundamental is not periodic there: keep the detector's period
+REFINE_FRAME = 1024  # samples correlated per candidate
+REFINE_MIN_CORRELATION = 0.9  # below this the audio is not periodic there: keep the detector's period
+REFINE_AGREEMENT_CENTS = 10.0  # the two readings (whole waveform, fundamental alone) must agree this well
 
 
 def interpolate(window: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
@@ -68,21 +69,10 @@ def fundamental_only(window: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
     return moving_average(moving_average(window, period / 2.0), period / 3.0)
 
 
-def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
-    """The period [b, 1] of the audio around ``centre`` (a window index), refined from the
-    detector's ``period``: normalised correlation of a frame of the fundamental alone with itself
-    one candidate period earlier, for candidates 20 cents apart within +-60 cents, then a parabola
-    through the best three. The detector's 20-cent bins and INT8 network leave it ~5 cents off;
-    this is what keeps the corrected pitch within a few cents, and it measures the audio being
-    read, not the newest. Where the best correlation is under REFINE_MIN_CORRELATION (noise, nothing
-    periodic left at that period) the detector's period stands."""
-    window = fundamental_only(window, period)
-    grid = tf.constant(REFINE_GRID_CENTS, tf.float32)
-    size = tf.cast(tf.shape(window)[1], tf.float32)
-    longest = period * 2 ** (REFINE_GRID_CENTS[-1] / 1200)
-    settled = period * (1.0 / 2.0 + 1.0 / 3.0)  # the averages need this much audio before them
-    centre = tf.clip_by_value(centre, REFINE_FRAME / 2 + longest + settled + 2.0, size - REFINE_FRAME / 2 - 2.0)
-    positions = centre + tf.range(REFINE_FRAME, dtype=tf.float32)[None, :] - REFINE_FRAME / 2
+def correlation_peak(window: tf.Tensor, positions: tf.Tensor, period: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Where the normalised correlation of ``window`` at ``positions`` with itself one candidate
+    period earlier peaks, in cents from ``period`` (candidates REFINE_GRID_CENTS, then a parabola
+    through the best three), and that peak's height: ([b, 1], [b, 1])."""
     frame = interpolate(window, positions)
     energy = tf.reduce_sum(frame * frame, axis=1, keepdims=True)
     scores = []
@@ -96,6 +86,30 @@ def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf
     curvature = left - 2.0 * mid + right
     offset = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-9), -0.5, 0.5), 0.0)
     step = REFINE_GRID_CENTS[1] - REFINE_GRID_CENTS[0]
-    cents = tf.gather(grid, best[:, 0])[:, None] + offset * step
-    cents = tf.where(tf.reduce_max(scores, axis=1, keepdims=True) >= REFINE_MIN_CORRELATION, cents, 0.0)
+    cents = tf.gather(tf.constant(REFINE_GRID_CENTS, tf.float32), best[:, 0])[:, None] + offset * step
+    return cents, tf.reduce_max(scores, axis=1, keepdims=True)
+
+
+def refine_period(window: tf.Tensor, centre: tf.Tensor, period: tf.Tensor) -> tf.Tensor:
+    """The period [b, 1] of the audio around ``centre`` (a window index), refined from the
+    detector's ``period`` (its 20-cent bins and INT8 network leave it ~5 cents off; this keeps the
+    corrected pitch within a few cents, measured on the audio being read, not the newest).
+
+    Two readings (:func:`correlation_peak`, 1024-sample frames): the whole waveform, and the
+    fundamental alone (a piano's inharmonic upper partials pull the first sharp). Where both are
+    periodic (peak >= REFINE_MIN_CORRELATION) and agree within REFINE_AGREEMENT_CENTS, their mean
+    is the period; elsewhere (inharmonic partials, a previous note still ringing, noise) the
+    detector's period stands."""
+    size = tf.cast(tf.shape(window)[1], tf.float32)
+    longest = period * 2 ** (REFINE_GRID_CENTS[-1] / 1200)
+    settled = period * (1.0 / 2.0 + 1.0 / 3.0)  # the averages need this much audio before them
+    centre = tf.clip_by_value(centre, REFINE_FRAME / 2 + longest + settled + 2.0, size - REFINE_FRAME / 2 - 2.0)
+    positions = centre + tf.range(REFINE_FRAME, dtype=tf.float32)[None, :] - REFINE_FRAME / 2
+    whole, whole_peak = correlation_peak(window, positions, period)
+    fundamental, fundamental_peak = correlation_peak(fundamental_only(window, period), positions, period)
+    trusted = (
+        (tf.minimum(whole_peak, fundamental_peak) >= REFINE_MIN_CORRELATION)
+        & (tf.abs(whole - fundamental) < REFINE_AGREEMENT_CENTS)
+    )
+    cents = tf.where(trusted, 0.5 * (whole + fundamental), 0.0)
     return period * tf.exp(cents * (math.log(2.0) / 1200.0))
