@@ -29,6 +29,7 @@ from autotune_keras.models.pitch_corrector.core import CorrectorConfig, refine_p
 from autotune_keras.models.pitch_corrector.inference import load_detector  # noqa: E402
 
 SR = contract.SAMPLE_RATE
+DETECTOR = contract.PitchDetectorTensors
 
 
 def clip_errors(clip, detector, snr_db: float | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +43,7 @@ def clip_errors(clip, detector, snr_db: float | None, seed: int) -> tuple[np.nda
     windows, periods, truth = [], [], []
     for i in range(len(audio) // n):
         found = stream.process(audio[i * n : (i + 1) * n])
-        pitch, confidence = float(found["pitch"][0]), float(found["confidence"][0])
+        pitch, confidence = float(found[DETECTOR.PITCH][0]), float(found[DETECTOR.CONFIDENCE][0])
         at = i * n + n - cfg.start_delay  # the sample a fresh read head plays
         frame = min(max(at // clip.hop, 0), len(clip.f0_hz) - 1)
         if confidence < contract.CONFIDENCE_THRESHOLD or clip.voicing[frame] < 0.5 or clip.f0_hz[frame] <= 0:
