@@ -15,7 +15,7 @@ import soundfile as sf
 
 from autotune_keras import contract
 from autotune_keras.evaluation.clips import TimingClip
-from autotune_keras.evaluation.timing import deviations, score_system
+from autotune_keras.evaluation.timing import clip_scores, clip_summary, deviations, score_system
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = contract.SAMPLE_RATE
@@ -127,6 +127,9 @@ def test_timing_metrics_measure_a_known_offset():
     assert np.nanmax(np.abs(measured - OFF_GRID_MS)) < 5.0  # onset-strength peaks on 64-sample hops
     on_grid = score_system([clip], [clip.grid_audio])
     assert on_grid["onset_deviation_rms_ms"] < 1.5 and on_grid["onset_f_measure"] > 0.9
+    summary = clip_summary(clip, clip_scores(clip, clip.audio))  # the report's per-clip row
+    assert summary["name"] == clip.name and summary["notes"] == len(OFF_GRID_MS)
+    assert summary["onset_deviation_rms_ms"] == pytest.approx(rms_ms(deviations(clip, clip.audio)))
 
 
 def test_slicing_baseline_moves_notes_onto_the_grid():

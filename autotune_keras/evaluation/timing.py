@@ -181,6 +181,13 @@ def aggregate(rows: list[dict]) -> dict:
     }
 
 
+def clip_summary(clip: TimingClip, row: dict) -> dict:
+    """One clip's name, family and headline figures (the JSON's per-clip rows)."""
+    scores = aggregate([row])
+    keys = ("notes", "onset_deviation_rms_ms", "onset_deviation_median_ms", "on_grid_notes", "on_grid_moved_max_ms", "onset_f_measure")
+    return {"name": clip.name, "family": clip.family} | {key: scores[key] for key in keys}
+
+
 def score_system(clips: list[TimingClip], outputs: list[np.ndarray]) -> dict:
     """Every timing figure of one system's outputs over the clips (input included as a system)."""
     return aggregate([clip_scores(clip, out) for clip, out in zip(clips, outputs, strict=True)])
@@ -212,6 +219,7 @@ def evaluate_timing(systems: dict[str, Callable[[TimingClip], np.ndarray]], clip
         rows = [clip_scores(c, o, r) for c, o, r in tqdm(list(zip(clips, outs, references, strict=True)), desc=f"scoring {label}", unit="clip", leave=False)]
         results[label] = aggregate(rows)
         results[label]["by_family"] = {family: aggregate([r for c, r in zip(clips, rows, strict=True) if c.family == family]) for family in families}
+        results[label]["per_clip"] = [clip_summary(c, r) for c, r in zip(clips, rows, strict=True)]
     first_input = next(iter(results.values()))
     for scores in results.values():
         scores["rms_reduction"] = 1.0 - scores["onset_deviation_rms_ms"] / first_input["onset_deviation_rms_ms"]
