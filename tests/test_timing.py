@@ -132,6 +132,47 @@ def test_timing_metrics_measure_a_known_offset():
     assert summary["onset_deviation_rms_ms"] == pytest.approx(rms_ms(deviations(clip, clip.audio)))
 
 
+class TrueOnsets:
+    """Stands in for the onset network: a logit spike at each true onset among the hops a call
+    analyses (calls come once per sequence, in order), so the time warp alone is under test."""
+
+    def __init__(self, onsets: np.ndarray, cfg):
+        self.onsets, self.cfg, self.calls = np.asarray(onsets), cfg, 0
+
+    def __call__(self, features, training: bool = False):
+        import tensorflow as tf
+
+        cfg = self.cfg
+        window_start = (self.calls + 1) * cfg.sequence - cfg.window_samples
+        self.calls += 1
+        logits = np.full((1, cfg.analysed_frames), -10.0, np.float32)
+        frames = (self.onsets - window_start) // cfg.hop - cfg.first_analysed
+        logits[0, frames[(frames >= 0) & (frames < cfg.analysed_frames)]] = 10.0
+        return tf.constant(logits)
+
+
+@pytest.mark.parametrize("step_seconds", [0.25, 0.125])
+def test_time_warp_driven_by_the_true_onsets_puts_early_and_late_notes_on_the_grid(step_seconds):
+    from autotune_keras.engine.runners import ModuleRunner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+    from autotune_keras.training import load_experiment
+
+    cfg = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {}).model
+    audio, onsets, lines = notes(OFF_GRID_MS, step_seconds)
+    grid_audio, _, _ = notes([0.0] * len(OFF_GRID_MS), step_seconds)
+    clip = TimingClip("notes", audio, grid_audio, onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    step_beats = step_seconds * TEMPO / 60.0
+    module = StreamingTimingAdjuster(TrueOnsets(onsets, cfg), cfg)
+    out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(audio, TEMPO, step_beats, clip.grid(step_beats)[1])["audio"]
+    after = deviations(clip, out) / SR * 1e3
+    # every note within a 128-sample onset hop and the measure's 64-sample hop of its line, the
+    # early ones too (their extra delay is a repeat of a steady stretch, at 16ths a short one)
+    assert np.all(np.abs(after) < 5.0), after
+    assert rms_ms(deviations(clip, out)) < 0.2 * rms_ms(deviations(clip, audio))
+
+
 def test_slicing_baseline_moves_notes_onto_the_grid():
     from autotune_keras.dsp.retime import slice_retime
 

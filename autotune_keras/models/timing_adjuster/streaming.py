@@ -13,7 +13,8 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
   the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
-  before the next), to the lag within +-``search`` of the wanted one whose waveform matches best
+  before the next; a repeat a further ``hold`` and its own length later, so what it repeats is
+  steady too), to the lag within +-``search`` of the wanted one whose waveform matches best
   (WSOLA), crossfaded. Attacks are never jumped over or repeated, so each moves as a block.
 * Unmoved audio comes out ``latency_samples`` late (168 ms in the shipped model): a late note
   can be moved earlier by up to ``max_shift`` only because the output is that far behind.
@@ -147,12 +148,20 @@ class StreamingTimingAdjuster(tf.Module):
         wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, tf.gather(shifts, following, batch_dims=1), 0.0))
         low = start - since + float(cfg.hold)  # steady after the last attack
         high = tf.where(has_next, next_position - float(cfg.guard + cfg.crossfade), BIG)  # and before the next
-        at = tf.clip_by_value(tf.math.ceil(low - start), 0.0, float(n - cfg.crossfade))  # first sample it may jump at
-        read = start + at
         change = wanted - delay
+        # a skip (less delay) jumps as soon as the attack is held; a repeat (more delay) once the
+        # head is a further hold and the repeat's length past that, so the repeated stretch is
+        # steady (not a sung vowel's onset after its consonant) and before the next attack's guard.
+        # A jump beyond this block waits for the next block
+        repeat = tf.maximum(change, 0.0)
+        target = tf.where(repeat > 0.0, tf.minimum(low + float(cfg.hold) + repeat, high), low)
+        at = tf.math.ceil(target - start)
+        wait = (at > float(n - cfg.crossfade)) & (start + float(n) <= high)
+        at = tf.clip_by_value(at, 0.0, float(n - cfg.crossfade))  # the sample it jumps at
+        read = start + at
         change = tf.clip_by_value(change, read - high, read - low)  # land in the steady stretch
         change = tf.clip_by_value(change, float(cfg.min_delay) - delay, float(cfg.max_delay) - delay)
-        jump = (read <= high) & (tf.abs(change) >= float(cfg.on_grid_tolerance))  # a smaller change is not worth a jump
+        jump = (read <= high) & (tf.abs(change) >= float(cfg.on_grid_tolerance)) & tf.logical_not(wait)  # a smaller change is not worth a jump
         from_index = tf.cast(float(size) + read, tf.int32)
         lag = tf.cast(_best_lag(history, from_index, tf.cast(tf.round(change), tf.int32), cfg), tf.float32)
         lag = tf.where(jump, tf.clip_by_value(tf.clip_by_value(lag, read - high, read - low), float(cfg.min_delay) - delay,
