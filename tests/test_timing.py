@@ -200,6 +200,22 @@ def test_shipped_timing_model_moves_notes_onto_the_grid_and_leaves_the_rest():
     assert np.max(np.abs(out)) < 1.2 * np.max(np.abs(clip.audio))
 
 
+
+def test_a_signal_cut_in_mid_note_keeps_its_start():
+    """A file that starts mid-note: the jump from silence is where it was cut, not an onset to
+    move (moved, the output would start with up to half a grid step of silence)."""
+    from autotune_keras.engine.exports import latency_samples
+    from autotune_keras.engine.runners import load_runner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+
+    clip = clip_of(OFF_GRID_MS)  # grid lines every 250 ms from 50 ms: the nearest to the cut is 50 ms later
+    t = np.arange(int(0.25 * SR)) / SR
+    held = 0.25 * sum(np.sin(2 * np.pi * k * 196.0 * t) / k for k in range(1, 6)) * np.minimum(1.0, (t[-1] - t) / 0.05)
+    audio = clip.audio.copy()
+    audio[: len(held)] += held.astype(np.float32)
+    out = Retimer(load_runner(SHIPPED / "timing_adjuster_int8.tflite"), latency_samples(SHIPPED)).run(audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
+    np.testing.assert_array_equal(out[:2048], audio[:2048])
+
 def run_cli(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autotune_keras.retime", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
 

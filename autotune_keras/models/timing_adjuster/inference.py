@@ -10,6 +10,7 @@ from autotune_keras import contract
 from autotune_keras.engine.stream import stream
 
 NAMES = contract.TimingTensors
+CUT_IN_RMS = 1e-3  # a signal whose first 10 ms are louder than this (-60 dBFS) starts mid-note
 
 
 def grid_step_samples(tempo: float, step_beats: float) -> float:
@@ -41,14 +42,22 @@ class Retimer:
             progress: bool = False) -> dict:  # fmt: skip
         """Move ``audio``'s onsets towards the grid (``tempo`` BPM, a line every ``step_beats``
         beats, ``phase`` steps after the first sample); returns the output (as long as the input,
-        latency removed) and the per-call timing confidence."""
+        latency removed) and the per-call timing confidence.
+
+        A signal that starts mid-note (sound in its first 10 ms) is streamed with strength 0 in
+        the first call: the jump from silence the model hears there is where the file was cut,
+        not a note played off the grid, so it is not moved (nor is a note starting in the
+        first 23 ms)."""
         sequence = self.runner.signature.buffer_size
         step = grid_step_samples(tempo, step_beats)
         tempo_feed = np.array([[tempo]], np.float32)
+        head = np.asarray(audio[: contract.SAMPLE_RATE // 100], np.float64)
+        cut_in = len(head) > 0 and float(np.sqrt(np.mean(head**2))) > CUT_IN_RMS
 
         def controls(i: int, _buffer: np.ndarray) -> dict[str, np.ndarray]:
             at = (phase + i * sequence / step) % 1.0
-            return {NAMES.TARGET_TEMPO: tempo_feed, NAMES.MUSICAL_CONTEXT: np.array([[step_beats, at, strength]], np.float32)}
+            force = 0.0 if (cut_in and i == 0) else strength
+            return {NAMES.TARGET_TEMPO: tempo_feed, NAMES.MUSICAL_CONTEXT: np.array([[step_beats, at, force]], np.float32)}
 
         padded = np.concatenate([np.asarray(audio, np.float32), np.zeros(self.latency + sequence, np.float32)])
         result = stream(self.runner, padded, controls, progress="retime" if progress else None)
