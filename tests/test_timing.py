@@ -132,29 +132,11 @@ def test_timing_metrics_measure_a_known_offset():
     assert summary["onset_deviation_rms_ms"] == pytest.approx(rms_ms(deviations(clip, clip.audio)))
 
 
-class TrueOnsets:
-    """Stands in for the onset network: a logit spike at each true onset among the hops a call
-    analyses (calls come once per sequence, in order), so the time warp alone is under test."""
-
-    def __init__(self, onsets: np.ndarray, cfg):
-        self.onsets, self.cfg, self.calls = np.asarray(onsets), cfg, 0
-
-    def __call__(self, features, training: bool = False):
-        import tensorflow as tf
-
-        cfg = self.cfg
-        window_start = (self.calls + 1) * cfg.sequence - cfg.window_samples
-        self.calls += 1
-        logits = np.full((1, cfg.analysed_frames), -10.0, np.float32)
-        frames = (self.onsets - window_start) // cfg.hop - cfg.first_analysed
-        logits[0, frames[(frames >= 0) & (frames < cfg.analysed_frames)]] = 10.0
-        return tf.constant(logits)
-
-
 @pytest.mark.parametrize("step_seconds", [0.25, 0.125])
 def test_time_warp_driven_by_the_true_onsets_puts_early_and_late_notes_on_the_grid(step_seconds):
     from autotune_keras.engine.runners import ModuleRunner
     from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
     from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
     from autotune_keras.models.timing_adjuster.training import TimingExperiment
     from autotune_keras.training import load_experiment
@@ -200,7 +182,6 @@ def test_shipped_timing_model_moves_notes_onto_the_grid_and_leaves_the_rest():
     assert np.max(np.abs(out)) < 1.2 * np.max(np.abs(clip.audio))
 
 
-
 def test_a_signal_cut_in_mid_note_keeps_its_start():
     """A file that starts mid-note: the jump from silence is where it was cut, not an onset to
     move (moved, the output would start with up to half a grid step of silence)."""
@@ -215,6 +196,7 @@ def test_a_signal_cut_in_mid_note_keeps_its_start():
     audio[: len(held)] += held.astype(np.float32)
     out = Retimer(load_runner(SHIPPED / "timing_adjuster_int8.tflite"), latency_samples(SHIPPED)).run(audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
     np.testing.assert_array_equal(out[:2048], audio[:2048])
+
 
 def run_cli(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autotune_keras.retime", *map(str, args)], cwd=ROOT, capture_output=True, text=True)

@@ -67,7 +67,7 @@ F0_BANDS_HZ = (60, 100, 130, 165, 220, 330, 500, 800, 2100)
 def main(records: str = "tf_records/heldout_fluidr3", limit: int = 40, snr_db: float | None = 30.0, split: str = "test") -> None:
     """Print the detector's and the refinement's accuracy on the first ``limit`` phrases of ``records``' ``split``."""
     detector = load_detector()
-    families: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    families: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     clips = [clip for clip in load_clips(records, split, limit) if clip.target_audio is not None]
     for seed, clip in enumerate(clips):
         families.setdefault(clip.family, []).append(clip_errors(clip, detector, snr_db, seed))

@@ -30,28 +30,12 @@ from autotune_keras.evaluation.clips import TimingClip, load_timing_clips  # noq
 from autotune_keras.evaluation.timing import deviations  # noqa: E402
 from autotune_keras.models.timing_adjuster.inference import Retimer  # noqa: E402
 from autotune_keras.models.timing_adjuster.network import TimingConfig, onset_features  # noqa: E402
+from autotune_keras.models.timing_adjuster.oracle import TrueOnsets  # noqa: E402
 from autotune_keras.models.timing_adjuster.run import load_run  # noqa: E402
 from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster  # noqa: E402
 
 SR = contract.SAMPLE_RATE
 MATCH = int(0.025 * SR)
-
-
-class OracleOnsets:
-    """Stands in for the onset network: a logit spike at each true onset among the hops a call
-    analyses (the Retimer calls once per sequence, in order)."""
-
-    def __init__(self, onsets: np.ndarray, cfg: TimingConfig):
-        self.onsets, self.cfg, self.calls = np.asarray(onsets), cfg, 0
-
-    def __call__(self, features: tf.Tensor, training: bool = False) -> tf.Tensor:
-        cfg = self.cfg
-        window_start = (self.calls + 1) * cfg.sequence - cfg.window_samples
-        self.calls += 1
-        logits = np.full((1, cfg.analysed_frames), -10.0, np.float32)
-        frames = (self.onsets - window_start) // cfg.hop - cfg.first_analysed
-        logits[0, frames[(frames >= 0) & (frames < cfg.analysed_frames)]] = 10.0
-        return tf.constant(logits)
 
 
 def onset_track(network, cfg: TimingConfig, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +98,7 @@ def main(run: str = "runs/timing_adjuster", records: str = "tf_records/heldout_f
         found = detection(timing.float_net, cfg, clips)
         inputs, oracle = [], []
         for clip in clips:
-            module = StreamingTimingAdjuster(OracleOnsets(clip.onsets[clip.onsets > 0], cfg), cfg)
+            module = StreamingTimingAdjuster(TrueOnsets(clip.onsets[clip.onsets > 0], cfg), cfg)
             out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(clip.audio, clip.tempo, 0.25, clip.grid()[1])["audio"]
             inputs.append(deviations(clip, clip.audio))
             oracle.append(deviations(clip, out))

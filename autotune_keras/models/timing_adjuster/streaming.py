@@ -151,8 +151,8 @@ class StreamingTimingAdjuster(tf.Module):
         change = wanted - delay
         # a skip (less delay) jumps as soon as the attack is held; a repeat (more delay) once the
         # head is a further hold and the repeat's length past that, so the repeated stretch is
-        # steady (not a sung vowel's onset after its consonant) and before the next attack's guard.
-        # A jump beyond this block waits for the next block
+        # steady too (measured better on sung phrases than repeating right after the hold), and
+        # before the next attack's guard. A jump beyond this block waits for the next block
         repeat = tf.maximum(change, 0.0)
         target = tf.where(repeat > 0.0, tf.minimum(low + float(cfg.hold) + repeat, high), low)
         at = tf.math.ceil(target - start)
