@@ -15,7 +15,7 @@ import soundfile as sf
 
 from autotune_keras import contract
 from autotune_keras.evaluation.clips import TimingClip
-from autotune_keras.evaluation.timing import clip_scores, clip_summary, deviations, score_system
+from autotune_keras.evaluation.timing import clip_scores, clip_summary, deviations, known_warp, note_lags, score_system
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = contract.SAMPLE_RATE
@@ -130,6 +130,17 @@ def test_timing_metrics_measure_a_known_offset():
     summary = clip_summary(clip, clip_scores(clip, clip.audio))  # the report's per-clip row
     assert summary["name"] == clip.name and summary["notes"] == len(OFF_GRID_MS)
     assert summary["onset_deviation_rms_ms"] == pytest.approx(rms_ms(deviations(clip, clip.audio)))
+
+
+def test_timing_metrics_follow_each_note_through_a_time_warp():
+    """Each note is found where a read head with its own delay put it, as a timing model does."""
+    clip = clip_of(OFF_GRID_MS)
+    delays = np.random.default_rng(0).integers(-int(0.03 * SR), int(0.03 * SR), len(clip.onsets))
+    out = known_warp(clip.audio, clip.onsets, delays)
+    found = note_lags(clip, out, clip.onsets)
+    assert np.all(np.abs(found - delays) <= 64), (found, delays)  # the measure's 64-sample hop
+    expected = (clip.onsets + delays - clip.grid_onsets) / SR * 1e3
+    assert np.all(np.abs(deviations(clip, out) / SR * 1e3 - expected) <= 1.5)
 
 
 @pytest.mark.parametrize("step_seconds", [0.25, 0.125])
