@@ -166,6 +166,41 @@ def test_time_warp_driven_by_the_true_onsets_puts_early_and_late_notes_on_the_gr
     assert rms_ms(deviations(clip, out)) < 0.2 * rms_ms(deviations(clip, audio))
 
 
+def test_an_early_note_right_after_a_late_one_gets_the_repeat_there_is_room_for():
+    """A late note, then an early one 65 ms later: the read head has room for only part of the
+    repeat (more delay) the early note needs, placed as late as the next attack's guard allows. The
+    network's onsets lie between hops (refined positions are not whole samples); a jump placed
+    at the guard must not be refused for landing a fraction of a sample past it."""
+    import tensorflow as tf
+
+    from autotune_keras.engine.runners import ModuleRunner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+    from autotune_keras.training import load_experiment
+
+    class BetweenHops(TrueOnsets):
+        def __call__(self, features, training=False):
+            logits = super().__call__(features).numpy()
+            after = np.roll(logits > 0.0, 1, axis=1)
+            after[:, 0] = False
+            logits[after] = 6.0  # a second, lower peak one hop on: the refined onset lies between
+            return tf.constant(logits)
+
+    cfg = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {}).model
+    offsets = [0.0, 30.0, -30.0] * 3
+    audio, onsets, lines = notes(offsets, 0.125)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    module = StreamingTimingAdjuster(BetweenHops(onsets, cfg), cfg)
+    out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(audio, TEMPO, 0.25, clip.grid()[1])["audio"]
+    after = deviations(clip, out) / SR * 1e3
+    early = np.array(offsets) < 0.0
+    # never left further off than played (-30 ms); refusing the jump carried the late note's
+    # skip into the early note and left it 60 ms early
+    assert np.all(after[early] > -35.0), after
+
+
 def test_slicing_baseline_moves_notes_onto_the_grid():
     from autotune_keras.dsp.retime import slice_retime
 

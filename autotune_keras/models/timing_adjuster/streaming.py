@@ -147,7 +147,9 @@ class StreamingTimingAdjuster(tf.Module):
         # left where it was played instead of inheriting the shift of the note before it
         wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, tf.gather(shifts, following, batch_dims=1), 0.0))
         low = start - since + float(cfg.hold)  # steady after the last attack
-        high = tf.where(has_next, next_position - float(cfg.guard + cfg.crossfade), BIG)  # and before the next
+        # and before the next (a whole sample: a jump placed there is then not refused for landing
+        # a fraction of a sample past it)
+        high = tf.where(has_next, tf.floor(next_position - float(cfg.guard + cfg.crossfade)), BIG)
         change = wanted - delay
         # a skip (less delay) jumps as soon as the attack is held; a repeat (more delay) once the
         # head is a further hold and the repeat's length past that, so the repeated stretch is
