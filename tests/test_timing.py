@@ -201,6 +201,42 @@ def test_an_early_note_right_after_a_late_one_gets_the_repeat_there_is_room_for(
     assert np.all(after[early] > -35.0), after
 
 
+def test_an_onset_the_network_is_unsure_of_moves_less():
+    """The shift of a found onset is scaled by how sure the network is: (likelihood - threshold)
+    / confidence_ramp, up to 1. A false onset (a sung consonant ahead of its note) then moves
+    the wrong stretch less; with confidence_ramp 0 every accepted onset gets its whole shift."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from autotune_keras.engine.runners import ModuleRunner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+    from autotune_keras.training import load_experiment
+
+    class Unsure(TrueOnsets):
+        def __call__(self, features, training=False):
+            logits = super().__call__(features).numpy()
+            logits[logits > 0.0] = float(np.log(0.55 / 0.45))  # likelihood 0.55
+            return tf.constant(logits)
+
+    base = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {}).model
+    offsets = [0.0, 30.0, 0.0, -30.0, 0.0]
+    audio, onsets, lines = notes(offsets)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets))[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    moved = {}
+    for ramp in (0.0, 0.3):
+        cfg = dataclasses.replace(base, onset_threshold=0.4, confidence_ramp=ramp)
+        module = StreamingTimingAdjuster(Unsure(onsets, cfg), cfg)
+        out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
+        moved[ramp] = deviations(clip, out) / SR * 1e3
+    off = np.array(offsets) != 0.0
+    assert np.all(np.abs(moved[0.0][off]) < 5.0), moved  # the whole shift
+    np.testing.assert_allclose(moved[0.3][off], 0.5 * np.array(offsets)[off], atol=5.0)  # (0.55 - 0.4) / 0.3: half
+
+
 def test_slicing_baseline_moves_notes_onto_the_grid():
     from autotune_keras.dsp.retime import slice_retime
 

@@ -40,6 +40,7 @@ class TimingConfig:
     dilation_growth: int = 1  # layer i looks dilation_growth**i hops apart (2: context doubles per layer)
     lookahead: int = 512  # samples after the analysed hops
     onset_threshold: float = 0.5
+    confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
     max_shift: int = 4096  # the largest move (93 ms); the latency is set by it
     hold: int = 1024  # after an attack the read head plays on untouched this long (23 ms)

@@ -8,7 +8,8 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
 * The onset network (network.py) finds at most one onset among the hops it analyses (the band
   energies of frames heard in earlier calls come from the state: only the new ones are computed);
   its position is refined between hops, and its distance to the nearest grid line is the shift
-  that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength). It
+  that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength, and by
+  how sure the network is: (likelihood - threshold) / ``confidence_ramp``, up to 1). It
   waits in a small queue (state) until the read head gets there.
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
@@ -126,6 +127,9 @@ class StreamingTimingAdjuster(tf.Module):
         latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), start - since)
         accept = (likelihood >= cfg.onset_threshold) & (found - latest >= cfg.min_gap) & finite
         shift = _grid_shift(found, tempo, context, cfg)
+        if cfg.confidence_ramp > 0.0:  # an onset the network is unsure of moves less (a false one,
+            # such as a sung consonant ahead of its note, moves the wrong stretch)
+            shift *= tf.clip_by_value((likelihood - cfg.onset_threshold) / cfg.confidence_ramp, 0.0, 1.0)
         free = tf.cast(tf.logical_not(valid), tf.float32)
         slot = tf.where(
             tf.reduce_max(free, axis=1, keepdims=True) > 0.0,
