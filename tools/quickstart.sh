@@ -11,7 +11,8 @@ bash tools/setup.sh requirements.txt
 py=.venv/bin/python
 # the real-timbre datasets need FluidSynth, the soundfonts and festival (tools/setup.sh installs them as root)
 data=()
-if ! $py -c "import fluidsynth" >/dev/null 2>&1 || ! command -v text2wave >/dev/null 2>&1 || [ ! -f /usr/share/sounds/sf2/TimGM6mb.sf2 ]; then
+missing_bank=$($py -c "from pathlib import Path; from autotune_keras.data import gm; print(*[b for b in gm.DEFAULT_TRAINING_BANKS if not Path(b).is_file()])")
+if ! $py -c "import fluidsynth" >/dev/null 2>&1 || ! command -v text2wave >/dev/null 2>&1 || [ -n "$missing_bank" ]; then
   echo "note: FluidSynth, the soundfonts or festival are missing: training on the synthetic data only"
   data=(--pipeline.mix= --pipeline.mix_weights=)
 fi

