@@ -222,3 +222,19 @@ def test_octave_penalty_charges_probability_an_octave_or_a_twelfth_away():
     logits_octave = tf.math.log(probabilities[:1] + 1e-3) - tf.math.log(1.0 - probabilities[:1] + 1e-3)
     logits_fifth = tf.math.log(probabilities[1:2] + 1e-3) - tf.math.log(1.0 - probabilities[1:2] + 1e-3)
     assert float(loss(targets[:1], logits_octave)[0]) > float(loss(targets[:1], logits_fifth)[0])  # octave errors cost more
+
+
+def test_octave_check_halves_a_weak_fundamental_read_as_its_second_harmonic():
+    """A 196 Hz tone whose second harmonic is the loudest (a guitar-like spectrum) read at 392 Hz
+    is put back at 196 Hz; a true 392 Hz tone and a true 196 Hz reading stay; margin 0 is off."""
+    cfg = detector.DetectorConfig()
+    t = np.arange(cfg.window_samples) / contract.SAMPLE_RATE
+    amplitudes = {1: 0.5, 2: 1.0, 3: 0.5, 4: 0.6, 5: 0.3, 6: 0.4}
+    thin = sum(a * np.sin(2 * np.pi * k * 196.0 * t + k) for k, a in amplitudes.items())
+    windows = tf.constant(np.stack([thin, harmonic_tone(392.0, 1.0)[: cfg.window_samples], thin]).astype(np.float32))
+    nccf = detector.network_inputs(windows, cfg)["nccf"]
+    read = tf.constant([[392.0], [392.0], [196.0]])
+    checked = detector.octave_check(read, nccf, cfg).numpy()[:, 0]
+    assert checked.tolist() == [196.0, 392.0, 196.0]
+    off = detector.octave_check(read, nccf, detector.DetectorConfig(suboctave_margin=0.0)).numpy()[:, 0]
+    assert off.tolist() == [392.0, 392.0, 196.0]

@@ -38,7 +38,13 @@ import tensorflow as tf
 from autotune_keras import contract
 from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
 from autotune_keras.models.pitch_corrector.core import CorrectorConfig, interpolate, refine_period
-from autotune_keras.models.pitch_detector.network import DetectorConfig, calibrated_confidence, decode_pitch, network_inputs
+from autotune_keras.models.pitch_detector.network import (
+    DetectorConfig,
+    calibrated_confidence,
+    decode_pitch,
+    network_inputs,
+    octave_check,
+)
 
 
 class StreamingCorrector(tf.Module):
@@ -83,8 +89,10 @@ class StreamingCorrector(tf.Module):
     def detect(self, window: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Pitch (Hz) and confidence of the newest buffer in ``window``."""
         recent = window[:, -self.detector_cfg.window_samples :]
-        outputs = self.network(network_inputs(recent, self.detector_cfg), training=False)
-        return decode_pitch(outputs["pitch_logits"], self.detector_cfg), calibrated_confidence(outputs["voicing_logit"], self.calibration)
+        inputs = network_inputs(recent, self.detector_cfg)
+        outputs = self.network(inputs, training=False)
+        pitch = octave_check(decode_pitch(outputs["pitch_logits"], self.detector_cfg), inputs["nccf"], self.detector_cfg)
+        return pitch, calibrated_confidence(outputs["voicing_logit"], self.calibration)
 
     def __call__(
         self,

@@ -50,6 +50,9 @@ class DetectorConfig:
     dropout: float = 0.1
     nccf_decimation: int = 4  # the periodicity branch works at 44100 / 4 Hz
     nccf_units: int = 64
+    # decoding: halve a pitch whose doubled period is more periodic by this much (NCCF); 0: off.
+    # Chosen on the validation splits (0.1 to 0.5 measured; docs/BENCHMARKS.md)
+    suboctave_margin: float = 0.3
 
     @property
     def window_samples(self) -> int:
@@ -163,6 +166,28 @@ def decode_pitch(logits: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     weights = tf.sigmoid(logits) * near
     mean_cents = tf.reduce_sum(weights * cents, axis=-1, keepdims=True) / (tf.reduce_sum(weights, axis=-1, keepdims=True) + 1e-9)
     return 10.0 * tf.exp(mean_cents * (math.log(2.0) / 1200.0))
+
+
+SUBOCTAVE_SEARCH = 0.03  # an NCCF peak is looked for within +-3 % of a period
+
+
+def nccf_peak(nccf_values: tf.Tensor, lag: tf.Tensor) -> tf.Tensor:
+    """Largest NCCF value [b, 1] within +-3 % of ``lag`` [b, 1] (in decimated samples)."""
+    lags = tf.constant(np.arange(nccf_values.shape[-1], dtype=np.float32)[None, :])
+    near = (lags >= tf.floor(lag * (1.0 - SUBOCTAVE_SEARCH))) & (lags <= tf.math.ceil(lag * (1.0 + SUBOCTAVE_SEARCH)))
+    return tf.reduce_max(tf.where(near, nccf_values, -2.0), axis=-1, keepdims=True)
+
+
+def octave_check(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """Halve the decoded pitch [b, 1] where the period twice as long is clearly more periodic
+    (its NCCF peak higher by ``cfg.suboctave_margin``): a weak fundamental read as its second
+    harmonic, the detector's commonest error on plucked and reed timbres (docs/DETECTOR.md)."""
+    if cfg.suboctave_margin <= 0:
+        return pitch_hz
+    period = contract.SAMPLE_RATE / cfg.nccf_decimation / tf.maximum(pitch_hz, 1.0)
+    fits = 2.0 * period <= cfg.nccf_lags - 2  # the doubled period's peak lies inside the lags
+    clearer = nccf_peak(nccf_values, 2.0 * period) - nccf_peak(nccf_values, period) > cfg.suboctave_margin
+    return tf.where(fits & clearer, 0.5 * pitch_hz, pitch_hz)
 
 
 def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:

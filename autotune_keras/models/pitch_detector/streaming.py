@@ -8,7 +8,13 @@ import tensorflow as tf
 
 from autotune_keras import contract
 from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
-from autotune_keras.models.pitch_detector.network import DetectorConfig, calibrated_confidence, decode_pitch, network_inputs
+from autotune_keras.models.pitch_detector.network import (
+    DetectorConfig,
+    calibrated_confidence,
+    decode_pitch,
+    network_inputs,
+    octave_check,
+)
 from autotune_keras.tfk import keras
 
 
@@ -29,10 +35,11 @@ class StreamingDetector(tf.Module):
         names = contract.PitchDetectorTensors
         audio_buffer, finite = silence_non_finite_rows(audio_buffer)
         window = tf.concat([finite_or_zero(audio_state), audio_buffer], axis=1)
-        outputs = self.network(network_inputs(window, self.cfg), training=False)
+        inputs = network_inputs(window, self.cfg)
+        outputs = self.network(inputs, training=False)
         confidence = calibrated_confidence(outputs["voicing_logit"], self.calibration)
         return {
-            names.PITCH: decode_pitch(outputs["pitch_logits"], self.cfg),
+            names.PITCH: octave_check(decode_pitch(outputs["pitch_logits"], self.cfg), inputs["nccf"], self.cfg),
             names.CONFIDENCE: tf.where(finite, confidence, tf.zeros_like(confidence)),
             names.HARMONICS: outputs["harmonics"],
             self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
