@@ -224,17 +224,41 @@ def test_octave_penalty_charges_probability_an_octave_or_a_twelfth_away():
     assert float(loss(targets[:1], logits_octave)[0]) > float(loss(targets[:1], logits_fifth)[0])  # octave errors cost more
 
 
-def test_octave_check_halves_a_weak_fundamental_read_as_its_second_harmonic():
+def test_subharmonic_check_puts_a_weak_fundamental_back_from_its_second_or_third_harmonic():
     """A 196 Hz tone whose second harmonic is the loudest (a guitar-like spectrum) read at 392 Hz
-    is put back at 196 Hz; a true 392 Hz tone and a true 196 Hz reading stay; margin 0 is off."""
-    cfg = detector.DetectorConfig()
+    is put back at 196 Hz, and a 330 Hz clarinet-like tone (odd harmonics, the third loudest) read
+    at 990 Hz back at 330 Hz once 3 is a divisor; true 392 / 990 Hz tones and true readings stay;
+    margin 0 is off."""
+    cfg = detector.DetectorConfig(subharmonics=(2, 3))
     t = np.arange(cfg.window_samples) / contract.SAMPLE_RATE
-    amplitudes = {1: 0.5, 2: 1.0, 3: 0.5, 4: 0.6, 5: 0.3, 6: 0.4}
-    thin = sum(a * np.sin(2 * np.pi * k * 196.0 * t + k) for k, a in amplitudes.items())
-    windows = tf.constant(np.stack([thin, harmonic_tone(392.0, 1.0)[: cfg.window_samples], thin]).astype(np.float32))
+    guitar = {1: 0.5, 2: 1.0, 3: 0.5, 4: 0.6, 5: 0.3, 6: 0.4}
+    thin = sum(a * np.sin(2 * np.pi * k * 196.0 * t + k) for k, a in guitar.items())
+    clarinet = {1: 0.4, 3: 1.0, 5: 0.5, 7: 0.3}
+    odd = sum(a * np.sin(2 * np.pi * k * 330.0 * t + k) for k, a in clarinet.items())
+    tones = [thin, harmonic_tone(392.0, 1.0)[: cfg.window_samples], thin, odd, harmonic_tone(990.0, 1.0)[: cfg.window_samples], odd]
+    nccf = detector.network_inputs(tf.constant(np.stack(tones).astype(np.float32)), cfg)["nccf"]
+    read = tf.constant([[392.0], [392.0], [196.0], [990.0], [990.0], [330.0]])
+    checked = detector.subharmonic_check(read, nccf, cfg).numpy()[:, 0]
+    np.testing.assert_allclose(checked, [196.0, 392.0, 196.0, 330.0, 990.0, 330.0], rtol=1e-6)
+    octave_only = detector.subharmonic_check(read, nccf, detector.DetectorConfig(subharmonics=(2,))).numpy()[:, 0]
+    assert octave_only[0] == pytest.approx(196.0) and octave_only[3] == pytest.approx(990.0)  # the twelfth needs k = 3
+    off = detector.subharmonic_check(read, nccf, detector.DetectorConfig(suboctave_margin=0.0, subharmonics=(2, 3))).numpy()[:, 0]
+    np.testing.assert_allclose(off, read.numpy()[:, 0])
+
+
+def test_refine_pitch_moves_a_sharp_low_reading_onto_the_waveforms_period():
+    """A 110 Hz tone read 35 cents sharp comes back within 3 cents; a 440 Hz reading (above
+    refine_below_hz) and a reading on noise (no clear NCCF peak) are left as they are; and with
+    refine_below_hz 0 nothing moves."""
+    cfg = detector.DetectorConfig(refine_below_hz=300.0)
+    low = harmonic_tone(110.0, 1.0)[: cfg.window_samples]
+    noise = (0.1 * np.random.default_rng(0).standard_normal(cfg.window_samples)).astype(np.float32)
+    windows = tf.constant(np.stack([low, harmonic_tone(440.0, 1.0)[: cfg.window_samples], noise]))
     nccf = detector.network_inputs(windows, cfg)["nccf"]
-    read = tf.constant([[392.0], [392.0], [196.0]])
-    checked = detector.octave_check(read, nccf, cfg).numpy()[:, 0]
-    assert checked.tolist() == [196.0, 392.0, 196.0]
-    off = detector.octave_check(read, nccf, detector.DetectorConfig(suboctave_margin=0.0)).numpy()[:, 0]
-    assert off.tolist() == [392.0, 392.0, 196.0]
+    sharp = 2 ** (35 / 1200)
+    read = tf.constant([[110.0 * sharp], [440.0 * sharp], [150.0]])
+    refined = detector.refine_pitch(read, nccf, cfg).numpy()[:, 0]
+    assert abs(1200 * np.log2(refined[0] / 110.0)) < 3.0
+    np.testing.assert_allclose(refined[1:], read.numpy()[1:, 0])
+    off = detector.refine_pitch(read, nccf, detector.DetectorConfig(refine_below_hz=0.0)).numpy()[:, 0]
+    np.testing.assert_allclose(off, read.numpy()[:, 0])

@@ -1,7 +1,9 @@
-"""Sweep the detector's octave check (model.suboctave_margin): RPA and octave errors per margin.
+"""Sweep the detector's decoding: the subharmonic check (model.suboctave_margin,
+model.subharmonics; RPA and octave errors per margin and set of divisors), then the low-pitch
+refinement (model.refine_below_hz, model.refine_min_nccf) after the best check.
 
-The check halves a decoded pitch when the NCCF at twice its period beats the NCCF at the period
-by more than the margin (docs/DETECTOR.md). This streams a trained run's QAT (else float)
+The check divides a decoded pitch by k when the NCCF at k times its period beats the NCCF at the
+period by more than the margin (docs/DETECTOR.md). This streams a trained run's QAT (else float)
 network over whole clips, buffer by buffer as the engine does, decodes each buffer once, applies
 the check at every margin and scores each with mir_eval, so the margin can be chosen on the
 validation splits and then read on the held-out ones.
@@ -24,14 +26,26 @@ from autotune_keras.models.pitch_detector import network
 from autotune_keras.models.pitch_detector.run import load_run
 
 
+def divisor_tuple(item) -> tuple[int, ...]:
+    """A set of divisors as fire hands it over ("2,3", (2, 3) or 2) -> (2, 3)."""
+    if isinstance(item, (tuple, list)):
+        return tuple(int(k) for k in item)
+    return tuple(int(k) for k in str(item).split(","))
+
+
 def main(
     run: str = "runs/pitch_detector",
     records: str = "tf_records/soundfont,tf_records/voice,tf_records/pitch_detector",
     split: str = "validation",
     limit: int = 120,
     margins: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+    divisors: tuple[str, ...] = ("2", "2,3", "2,3,4"),
+    refine_below_hz: tuple[float, ...] = (0.0, 150.0, 300.0, 600.0, 2000.0),
+    refine_min_nccf: tuple[float, ...] = (0.8, 0.9),
 ) -> None:
-    """Print RPA 50 and octave errors at each margin (0: no check) on ``limit`` clips per folder."""
+    """Print RPA 50 and octave errors at each margin (0: no check) and each set of divisors
+    (comma-separated, e.g. "2,3") on ``limit`` clips per folder; then, with the best of those,
+    RPA at 50 / 25 / 10 cents for each setting of the low-pitch refinement."""
     trained = load_run(run)
     cfg, net = trained.experiment.model, trained.qat_net or trained.float_net
     clips = [clip for folder in records.split(",") for clip in load_clips(folder.strip(), split, limit)]
@@ -48,12 +62,29 @@ def main(
     read, nccf = tf.concat(reads, axis=0), tf.concat(nccfs, axis=0)
     ref, is_voiced, conf = np.concatenate(refs), np.concatenate(voiced), np.concatenate(confidence)
     print(f"{len(clips)} clips of {records} [{split}], {int(is_voiced.sum())} voiced buffers, {run}")
-    print(f"{'margin':>8}{'rpa_50':>10}{'octave_errors':>15}{'halved':>10}")
-    for margin in margins:
-        checked = network.octave_check(read, nccf, dataclasses.replace(cfg, suboctave_margin=float(margin))).numpy()[:, 0]
-        scores = pitch_metrics(ref, is_voiced, checked, conf)
-        halved = float(np.mean(checked < read.numpy()[:, 0]))
-        print(f"{margin:8.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}{halved:10.4f}")
+    print(f"{'divisors':>10}{'margin':>8}{'rpa_50':>10}{'octave_errors':>15}{'divided':>10}")
+    best = (-1.0, cfg)
+    for divisor_set in divisors:
+        for margin in margins:
+            checked_cfg = dataclasses.replace(cfg, suboctave_margin=float(margin), subharmonics=divisor_tuple(divisor_set), refine_below_hz=0.0)
+            checked = network.subharmonic_check(read, nccf, checked_cfg).numpy()[:, 0]
+            scores = pitch_metrics(ref, is_voiced, checked, conf)
+            divided = float(np.mean(checked < read.numpy()[:, 0]))
+            ks = ",".join(map(str, checked_cfg.subharmonics))
+            print(f"{ks:>10}{margin:8.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}{divided:10.4f}")
+            best = max(best, (scores["rpa_50"], checked_cfg), key=lambda pair: pair[0])
+    checked_cfg = best[1]
+    print(f"\nrefinement after the check at divisors {list(checked_cfg.subharmonics)}, margin {checked_cfg.suboctave_margin}")
+    print(f"{'below_hz':>10}{'min_nccf':>10}{'rpa_50':>10}{'rpa_25':>10}{'rpa_10':>10}{'median_cents':>14}")
+    for below in refine_below_hz:
+        for min_nccf in refine_min_nccf if below > 0 else refine_min_nccf[:1]:
+            refine_cfg = dataclasses.replace(checked_cfg, refine_below_hz=float(below), refine_min_nccf=float(min_nccf))
+            refined = network.refine_pitch(network.subharmonic_check(read, nccf, refine_cfg), nccf, refine_cfg).numpy()[:, 0]
+            scores = pitch_metrics(ref, is_voiced, refined, conf)
+            print(
+                f"{below:10.0f}{min_nccf:10.2f}{scores['rpa_50']:10.4f}{scores['rpa_25']:10.4f}{scores['rpa_10']:10.4f}"
+                f"{scores['median_abs_cents']:14.2f}"
+            )
 
 
 if __name__ == "__main__":

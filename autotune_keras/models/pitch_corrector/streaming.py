@@ -41,9 +41,8 @@ from autotune_keras.models.pitch_corrector.core import CorrectorConfig, interpol
 from autotune_keras.models.pitch_detector.network import (
     DetectorConfig,
     calibrated_confidence,
-    decode_pitch,
+    decode_and_check,
     network_inputs,
-    octave_check,
 )
 
 
@@ -91,7 +90,7 @@ class StreamingCorrector(tf.Module):
         recent = window[:, -self.detector_cfg.window_samples :]
         inputs = network_inputs(recent, self.detector_cfg)
         outputs = self.network(inputs, training=False)
-        pitch = octave_check(decode_pitch(outputs["pitch_logits"], self.detector_cfg), inputs["nccf"], self.detector_cfg)
+        pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.detector_cfg)
         return pitch, calibrated_confidence(outputs["voicing_logit"], self.calibration)
 
     def __call__(

@@ -50,9 +50,15 @@ class DetectorConfig:
     dropout: float = 0.1
     nccf_decimation: int = 4  # the periodicity branch works at 44100 / 4 Hz
     nccf_units: int = 64
-    # decoding: halve a pitch whose doubled period is more periodic by this much (NCCF); 0: off.
-    # Chosen on the validation splits (0.1 to 0.5 measured; docs/BENCHMARKS.md)
+    # decoding: divide a pitch by k (the smallest of `subharmonics` that qualifies) where the
+    # period k times as long is more periodic by this much (NCCF); 0: off. Chosen on the
+    # validation splits (docs/BENCHMARKS.md)
     suboctave_margin: float = 0.3
+    subharmonics: tuple[int, ...] = (2, 3, 4)  # 2: octave, 3: twelfth, 4: two octaves
+    # decoding: below this pitch (Hz; 0: never) the reading moves to the NCCF's peak near its
+    # period (a parabola through the lags), where that peak reaches refine_min_nccf
+    refine_below_hz: float = 300.0
+    refine_min_nccf: float = 0.8
 
     @property
     def window_samples(self) -> int:
@@ -178,16 +184,50 @@ def nccf_peak(nccf_values: tf.Tensor, lag: tf.Tensor) -> tf.Tensor:
     return tf.reduce_max(tf.where(near, nccf_values, -2.0), axis=-1, keepdims=True)
 
 
-def octave_check(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
-    """Halve the decoded pitch [b, 1] where the period twice as long is clearly more periodic
-    (its NCCF peak higher by ``cfg.suboctave_margin``): a weak fundamental read as its second
-    harmonic, the detector's commonest error on plucked and reed timbres (docs/DETECTOR.md)."""
-    if cfg.suboctave_margin <= 0:
+def subharmonic_check(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """Divide the decoded pitch [b, 1] by k where the period k times as long is clearly more
+    periodic (its NCCF peak higher by ``cfg.suboctave_margin``), for k in ``cfg.subharmonics``
+    whose long period fits the lag axis; the smallest such k wins. A weak fundamental read as its
+    second (guitars, reeds) or third harmonic (a clarinet's odd spectrum) is the detector's
+    commonest error on unheard timbres (docs/DETECTOR.md); a true reading's NCCF is already near 1
+    at its own period, so no longer period beats it by the margin."""
+    if cfg.suboctave_margin <= 0 or not cfg.subharmonics:
         return pitch_hz
     period = contract.SAMPLE_RATE / cfg.nccf_decimation / tf.maximum(pitch_hz, 1.0)
-    fits = 2.0 * period <= cfg.nccf_lags - 2  # the doubled period's peak lies inside the lags
-    clearer = nccf_peak(nccf_values, 2.0 * period) - nccf_peak(nccf_values, period) > cfg.suboctave_margin
-    return tf.where(fits & clearer, 0.5 * pitch_hz, pitch_hz)
+    at_period = nccf_peak(nccf_values, period)
+    checked = pitch_hz
+    for k in sorted(set(cfg.subharmonics), reverse=True):  # the smallest k is written last
+        fits = k * period <= cfg.nccf_lags - 2  # the long period's peak lies inside the lags
+        clearer = nccf_peak(nccf_values, k * period) - at_period > cfg.suboctave_margin
+        checked = tf.where(fits & clearer, pitch_hz / float(k), checked)
+    return checked
+
+
+def refine_pitch(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """The decoded pitch [b, 1] moved to the period where the NCCF peaks within +-3 % of its own
+    (a parabola through the best lag and its neighbours), below ``cfg.refine_below_hz`` and where
+    that peak reaches ``cfg.refine_min_nccf``. The bins are 20 cents wide and an unheard low
+    timbre is read tens of cents sharp; on a long period the lag axis is finer than the bins."""
+    if cfg.refine_below_hz <= 0:
+        return pitch_hz
+    lags = nccf_values.shape[-1]
+    period = contract.SAMPLE_RATE / cfg.nccf_decimation / tf.maximum(pitch_hz, 1.0)
+    lag_axis = tf.constant(np.arange(lags, dtype=np.float32)[None, :])
+    low, high = tf.floor(period * (1.0 - SUBOCTAVE_SEARCH)), tf.math.ceil(period * (1.0 + SUBOCTAVE_SEARCH))
+    near = (lag_axis >= low) & (lag_axis <= high)
+    peak = tf.clip_by_value(tf.argmax(tf.where(near, nccf_values, -2.0), axis=-1, output_type=tf.int32), 1, lags - 2)[:, None]
+    left, mid, right = (tf.gather(nccf_values, peak + k, batch_dims=1) for k in (-1, 0, 1))
+    curvature = left - 2.0 * mid + right
+    offset = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-9), -0.5, 0.5), 0.0)
+    refined = contract.SAMPLE_RATE / cfg.nccf_decimation / (tf.cast(peak, tf.float32) + offset)
+    use = (pitch_hz <= cfg.refine_below_hz) & (high <= lags - 2) & (mid >= cfg.refine_min_nccf)
+    return tf.where(use, refined, pitch_hz)
+
+
+def decode_and_check(logits: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """The whole decoding, logits [b, bins] and NCCF [b, lags] -> Hz [b, 1]: CREPE's local average,
+    the subharmonic check, then the low-pitch refinement."""
+    return refine_pitch(subharmonic_check(decode_pitch(logits, cfg), nccf_values, cfg), nccf_values, cfg)
 
 
 def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:

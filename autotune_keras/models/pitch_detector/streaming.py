@@ -11,9 +11,8 @@ from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
 from autotune_keras.models.pitch_detector.network import (
     DetectorConfig,
     calibrated_confidence,
-    decode_pitch,
+    decode_and_check,
     network_inputs,
-    octave_check,
 )
 from autotune_keras.tfk import keras
 
@@ -39,7 +38,7 @@ class StreamingDetector(tf.Module):
         outputs = self.network(inputs, training=False)
         confidence = calibrated_confidence(outputs["voicing_logit"], self.calibration)
         return {
-            names.PITCH: octave_check(decode_pitch(outputs["pitch_logits"], self.cfg), inputs["nccf"], self.cfg),
+            names.PITCH: decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg),
             names.CONFIDENCE: tf.where(finite, confidence, tf.zeros_like(confidence)),
             names.HARMONICS: outputs["harmonics"],
             self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
