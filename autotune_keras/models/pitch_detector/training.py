@@ -66,6 +66,8 @@ class DetectorExperiment:
             raise ValueError("model.block_filters and model.block_kernels: one or more blocks, as many kernels as filters")
         if self.model.width <= 0:
             raise ValueError(f"model.width: {self.model.width} must be above 0")
+        if any(k < 2 for k in self.model.subharmonics):
+            raise ValueError(f"model.subharmonics: {list(self.model.subharmonics)}: divisors of 2 or more (2 = an octave)")
 
 
 def label_frame(cfg: detector.DetectorConfig, hop: int) -> int:
@@ -256,8 +258,12 @@ def _fit(
         *keras_callbacks(
             run_dir,
             phase,
-            monitor="val_rpa_50",
-            mode="max",
+            # the kept weights are the best epoch's (tf_keras restores them at the end even when
+            # not stopping early): val_rpa_50 on 40 batches is too noisy a judge (it kept epoch 59
+            # of a 150-epoch cosine run whose last epoch was better on validation clips and held-out
+            # ones; docs/BENCHMARKS.md), the validation loss is smooth
+            monitor="val_loss",
+            mode="min",
             patience=exp.train.early_stopping_patience,
             checkpoint_every_steps=steps * exp.train.checkpoint_every_epochs,
             log_dir=log_dir,
