@@ -246,6 +246,27 @@ def test_subharmonic_check_puts_a_weak_fundamental_back_from_its_second_or_third
     np.testing.assert_allclose(off, read.numpy()[:, 0])
 
 
+def test_superharmonic_check_lifts_a_reading_an_octave_low_and_leaves_true_low_notes():
+    """A 330 Hz tone read at 165 Hz is lifted to 330 Hz; a true 165 Hz tone with a loud second
+    harmonic, a true 330 Hz reading and a reading on noise stay; with no multipliers nothing moves;
+    a lift past the contract's 2000 Hz is not made."""
+    cfg = detector.DetectorConfig(superharmonics=(2,))
+    high = harmonic_tone(330.0, 1.0)[: cfg.window_samples]
+    t = np.arange(cfg.window_samples) / contract.SAMPLE_RATE
+    low_bright = sum(a * np.sin(2 * np.pi * k * 165.0 * t + k) for k, a in {1: 0.5, 2: 1.0, 3: 0.4, 4: 0.3}.items())
+    noise = (0.1 * np.random.default_rng(0).standard_normal(cfg.window_samples)).astype(np.float32)
+    above_range = np.sin(2 * np.pi * 2200.0 * t)  # periodic at 2200 Hz, past the contract's range
+    windows = tf.constant(np.stack([high, low_bright, high, noise, above_range]).astype(np.float32))
+    nccf = detector.network_inputs(windows, cfg)["nccf"]
+    read = tf.constant([[165.0], [165.0], [330.0], [150.0], [1100.0]])
+    checked = detector.superharmonic_check(read, nccf, cfg).numpy()[:, 0]
+    np.testing.assert_allclose(checked, [330.0, 165.0, 330.0, 150.0, 1100.0], rtol=1e-6)
+    short = detector.nccf_peak(nccf, 44100.0 / cfg.nccf_decimation / (2.0 * read))[:, 0].numpy()
+    assert short[4] > 0.5  # the 2200 Hz period is periodic: only the range keeps 1100 Hz
+    off = detector.superharmonic_check(read, nccf, detector.DetectorConfig(superharmonics=())).numpy()[:, 0]
+    np.testing.assert_allclose(off, read.numpy()[:, 0])
+
+
 def test_refine_pitch_moves_a_sharp_low_reading_onto_the_waveforms_period():
     """A 110 Hz tone read 35 cents sharp comes back within 3 cents; a 440 Hz reading (above
     refine_below_hz) and a reading on noise (no clear NCCF peak) are left as they are; and with

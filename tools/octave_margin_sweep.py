@@ -1,6 +1,8 @@
 """Sweep the detector's decoding: the subharmonic check (model.suboctave_margin,
-model.subharmonics; RPA and octave errors per margin and set of divisors), then the low-pitch
-refinement (model.refine_below_hz, model.refine_min_nccf) after the best check.
+model.subharmonics; RPA and octave errors per margin and set of divisors), then the
+superharmonic check after the best of those (model.superharmonics, superharmonic_margin,
+superharmonic_min_nccf), then the low-pitch refinement (model.refine_below_hz,
+model.refine_min_nccf) after the best checks.
 
 The check divides a decoded pitch by k when the NCCF at k times its period beats the NCCF at the
 period by more than the margin (docs/DETECTOR.md). This streams a trained run's QAT (else float)
@@ -40,12 +42,17 @@ def main(
     limit: int = 120,
     margins: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
     divisors: tuple[str, ...] = ("2", "2,3", "2,3,4"),
+    multipliers: tuple[str, ...] = ("", "2", "2,3,4"),
+    super_margins: tuple[float, ...] = (0.0, 0.05, 0.1),
+    super_min_nccf: tuple[float, ...] = (0.5, 0.8),
     refine_below_hz: tuple[float, ...] = (0.0, 150.0, 300.0, 600.0, 2000.0),
     refine_min_nccf: tuple[float, ...] = (0.8, 0.9),
 ) -> None:
     """Print RPA 50 and octave errors at each margin (0: no check) and each set of divisors
-    (comma-separated, e.g. "2,3") on ``limit`` clips per folder; then, with the best of those,
-    RPA at 50 / 25 / 10 cents for each setting of the low-pitch refinement."""
+    (comma-separated, e.g. "2,3") on ``limit`` clips per folder; then, after the best of those, the
+    same for each set of multipliers ("": off), margin and minimum NCCF of the superharmonic check;
+    then, with the best checks, RPA at 50 / 25 / 10 cents for each setting of the low-pitch
+    refinement."""
     trained = load_run(run)
     cfg, net = trained.experiment.model, trained.qat_net or trained.float_net
     clips = [clip for folder in records.split(",") for clip in load_clips(folder.strip(), split, limit)]
@@ -73,13 +80,33 @@ def main(
             ks = ",".join(map(str, checked_cfg.subharmonics))
             print(f"{ks:>10}{margin:8.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}{divided:10.4f}")
             best = max(best, (scores["rpa_50"], checked_cfg), key=lambda pair: pair[0])
+    sub_cfg = best[1]
+    sub_checked = network.subharmonic_check(read, nccf, sub_cfg)
+    print(f"\nsuperharmonic check after the subharmonic check at divisors {list(sub_cfg.subharmonics)}, margin {sub_cfg.suboctave_margin}")
+    print(f"{'multipliers':>12}{'margin':>8}{'min_nccf':>10}{'rpa_50':>10}{'octave_errors':>15}{'multiplied':>12}")
+    best = (-1.0, sub_cfg)
+    for multiplier_set in multipliers:
+        ks = divisor_tuple(multiplier_set) if str(multiplier_set) else ()
+        for margin in super_margins if ks else super_margins[:1]:
+            for min_nccf in super_min_nccf if ks else super_min_nccf[:1]:
+                super_cfg = dataclasses.replace(sub_cfg, superharmonics=ks, superharmonic_margin=float(margin), superharmonic_min_nccf=float(min_nccf))
+                checked = network.superharmonic_check(sub_checked, nccf, super_cfg).numpy()[:, 0]
+                scores = pitch_metrics(ref, is_voiced, checked, conf)
+                multiplied = float(np.mean(checked > sub_checked.numpy()[:, 0]))
+                label = ",".join(map(str, ks)) or "off"
+                print(f"{label:>12}{margin:8.2f}{min_nccf:10.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}{multiplied:12.4f}")
+                best = max(best, (scores["rpa_50"], super_cfg), key=lambda pair: pair[0])
     checked_cfg = best[1]
-    print(f"\nrefinement after the check at divisors {list(checked_cfg.subharmonics)}, margin {checked_cfg.suboctave_margin}")
+    print(
+        f"\nrefinement after the checks: divisors {list(checked_cfg.subharmonics)} at {checked_cfg.suboctave_margin}, "
+        f"multipliers {list(checked_cfg.superharmonics)} at {checked_cfg.superharmonic_margin} (min NCCF {checked_cfg.superharmonic_min_nccf})"
+    )
     print(f"{'below_hz':>10}{'min_nccf':>10}{'rpa_50':>10}{'rpa_25':>10}{'rpa_10':>10}{'median_cents':>14}")
     for below in refine_below_hz:
         for min_nccf in refine_min_nccf if below > 0 else refine_min_nccf[:1]:
             refine_cfg = dataclasses.replace(checked_cfg, refine_below_hz=float(below), refine_min_nccf=float(min_nccf))
-            refined = network.refine_pitch(network.subharmonic_check(read, nccf, refine_cfg), nccf, refine_cfg).numpy()[:, 0]
+            checked = network.superharmonic_check(network.subharmonic_check(read, nccf, refine_cfg), nccf, refine_cfg)
+            refined = network.refine_pitch(checked, nccf, refine_cfg).numpy()[:, 0]
             scores = pitch_metrics(ref, is_voiced, refined, conf)
             print(
                 f"{below:10.0f}{min_nccf:10.2f}{scores['rpa_50']:10.4f}{scores['rpa_25']:10.4f}{scores['rpa_10']:10.4f}"

@@ -55,6 +55,12 @@ class DetectorConfig:
     # validation splits (docs/BENCHMARKS.md)
     suboctave_margin: float = 0.3
     subharmonics: tuple[int, ...] = (2, 3, 4)  # 2: octave, 3: twelfth, 4: two octaves
+    # decoding: multiply a pitch by k (the largest of `superharmonics` that qualifies) where the
+    # period k times as short is as periodic, within this margin (NCCF), and at least
+    # superharmonic_min_nccf; empty: off. Chosen on the validation splits (docs/BENCHMARKS.md)
+    superharmonics: tuple[int, ...] = (2,)  # (2, 4) and (2, 3, 4) measured no better
+    superharmonic_margin: float = 0.1
+    superharmonic_min_nccf: float = 0.5
     # decoding: below this pitch (Hz; 0: never) the reading moves to the NCCF's peak near its
     # period (a parabola through the lags), where that peak reaches refine_min_nccf
     refine_below_hz: float = 300.0
@@ -203,6 +209,27 @@ def subharmonic_check(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: Detector
     return checked
 
 
+def superharmonic_check(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+    """Multiply the decoded pitch [b, 1] by k where the period k times as short is as periodic
+    (its NCCF peak within ``cfg.superharmonic_margin`` of the peak at the period, and at least
+    ``cfg.superharmonic_min_nccf``), for k in ``cfg.superharmonics`` whose pitch stays in the
+    contract's range; the largest such k wins. The mirror of the subharmonic check: a reading an
+    octave or two low (a period two or four times the true one) is periodic at its own period only
+    because the true period repeats inside it, so the true period is at least as periodic; a true
+    reading's NCCF at half its period is low (its fundamental is in antiphase there)."""
+    if not cfg.superharmonics:
+        return pitch_hz
+    period = contract.SAMPLE_RATE / cfg.nccf_decimation / tf.maximum(pitch_hz, 1.0)
+    at_period = nccf_peak(nccf_values, period)
+    checked = pitch_hz
+    for k in sorted(set(cfg.superharmonics)):  # the largest k is written last
+        fits = (pitch_hz * k <= contract.PITCH_MAX_HZ) & (period / k >= 2.0)
+        at_short = nccf_peak(nccf_values, period / k)
+        as_periodic = (at_short >= at_period - cfg.superharmonic_margin) & (at_short >= cfg.superharmonic_min_nccf)
+        checked = tf.where(fits & as_periodic, pitch_hz * float(k), checked)
+    return checked
+
+
 def refine_pitch(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     """The decoded pitch [b, 1] moved to the period where the NCCF peaks within +-3 % of its own
     (a parabola through the best lag and its neighbours), below ``cfg.refine_below_hz`` and where
@@ -226,8 +253,9 @@ def refine_pitch(pitch_hz: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfi
 
 def decode_and_check(logits: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     """The whole decoding, logits [b, bins] and NCCF [b, lags] -> Hz [b, 1]: CREPE's local average,
-    the subharmonic check, then the low-pitch refinement."""
-    return refine_pitch(subharmonic_check(decode_pitch(logits, cfg), nccf_values, cfg), nccf_values, cfg)
+    the subharmonic and superharmonic checks, then the low-pitch refinement."""
+    checked = superharmonic_check(subharmonic_check(decode_pitch(logits, cfg), nccf_values, cfg), nccf_values, cfg)
+    return refine_pitch(checked, nccf_values, cfg)
 
 
 def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:

@@ -68,6 +68,8 @@ class DetectorExperiment:
             raise ValueError(f"model.width: {self.model.width} must be above 0")
         if any(k < 2 for k in self.model.subharmonics):
             raise ValueError(f"model.subharmonics: {list(self.model.subharmonics)}: divisors of 2 or more (2 = an octave)")
+        if any(k < 2 for k in self.model.superharmonics):
+            raise ValueError(f"model.superharmonics: {list(self.model.superharmonics)}: multipliers of 2 or more (2 = an octave)")
 
 
 def label_frame(cfg: detector.DetectorConfig, hop: int) -> int:
