@@ -237,6 +237,34 @@ def test_an_onset_the_network_is_unsure_of_moves_less():
     np.testing.assert_allclose(moved[0.3][off], 0.5 * np.array(offsets)[off], atol=5.0)  # (0.55 - 0.4) / 0.3: half
 
 
+def test_an_early_false_onset_moves_with_its_note_as_one_block():
+    """The network fires 60 ms before each note as well as on it (as on a sung consonant): the two
+    onsets are nearest the same grid line, so both take the later one's shift and the note lands
+    on its line; moved on its own, the false onset took the line and left the note tens of ms off."""
+    import dataclasses
+
+    from autotune_keras.engine.runners import ModuleRunner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+    from autotune_keras.training import load_experiment
+
+    base = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {}).model
+    offsets = [20.0, -25.0, 30.0, -15.0, 25.0, -30.0]
+    audio, onsets, lines = notes(offsets)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets))[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    fired = np.sort(np.concatenate([onsets, onsets - int(0.06 * SR)]))
+    after = {}
+    for merge in (True, False):
+        cfg = dataclasses.replace(base, merge_same_line=merge)
+        module = StreamingTimingAdjuster(TrueOnsets(fired, cfg), cfg)
+        out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
+        after[merge] = deviations(clip, out) / SR * 1e3
+    assert np.all(np.abs(after[True]) < 5.0), after
+    assert rms_ms(after[False] * SR / 1e3) > 15.0, after  # the false onset alone on the line
+
+
 def test_slicing_baseline_moves_notes_onto_the_grid():
     from autotune_keras.dsp.retime import slice_retime
 

@@ -10,7 +10,8 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
   its position is refined between hops, and its distance to the nearest grid line is the shift
   that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength, and by
   how sure the network is: (likelihood - threshold) / ``confidence_ramp``, up to 1). It
-  waits in a small queue (state) until the read head gets there.
+  waits in a small queue (state) until the read head gets there; an onset still queued that is
+  nearest the same grid line takes its shift, so the two move as one block (``merge_same_line``).
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
   the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
@@ -51,12 +52,19 @@ def _pick(probability: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tens
     return frame * cfg.hop - float(cfg.window_samples), p
 
 
-def _grid_shift(position: tf.Tensor, tempo: tf.Tensor, context: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
-    """Samples that move an onset at ``position`` (from the write head) to its nearest grid line."""
-    step_beats, phase, strength = context[:, 0:1], context[:, 1:2], tf.clip_by_value(context[:, 2:3], 0.0, 1.0)
+def _grid_units(position: tf.Tensor, tempo: tf.Tensor, context: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Where ``position`` (from the write head) lies on the grid, in grid steps from a grid line;
+    the step in samples; whether tempo and grid are usable."""
+    step_beats, phase = context[:, 0:1], context[:, 1:2]
     step = 60.0 / tf.maximum(tempo, 1e-3) * step_beats * float(contract.SAMPLE_RATE)
     usable = (tempo > 0.0) & (step_beats > 0.0)
-    grid_units = (position + float(cfg.sequence)) / tf.maximum(step, 1.0) + phase  # the sequence starts at -N
+    return (position + float(cfg.sequence)) / tf.maximum(step, 1.0) + phase, step, usable  # the sequence starts at -N
+
+
+def _grid_shift(position: tf.Tensor, tempo: tf.Tensor, context: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """Samples that move an onset at ``position`` (from the write head) to its nearest grid line."""
+    strength = tf.clip_by_value(context[:, 2:3], 0.0, 1.0)
+    grid_units, step, usable = _grid_units(position, tempo, context, cfg)
     shift = (tf.round(grid_units) - grid_units) * step
     shift = tf.where(tf.abs(shift) < cfg.on_grid_tolerance, 0.0, shift)
     return tf.where(usable, tf.clip_by_value(shift, -float(cfg.max_shift), float(cfg.max_shift)) * strength, 0.0)
@@ -136,6 +144,11 @@ class StreamingTimingAdjuster(tf.Module):
             tf.argmax(free, axis=1, output_type=tf.int32)[:, None],
             tf.argmin(tf.where(valid, positions, BIG), axis=1, output_type=tf.int32)[:, None],
         )
+        if cfg.merge_same_line:  # a queued onset nearest the same grid line moves with this one
+            line, _, usable = _grid_units(found, tempo, context, cfg)
+            queued_lines, _, _ = _grid_units(positions, tempo, context, cfg)
+            same_line = valid & (positions < found) & (tf.round(queued_lines) == tf.round(line)) & usable & accept
+            shifts = tf.where(same_line, shift, shifts)
         put = tf.logical_and(tf.one_hot(slot[:, 0], SLOTS) > 0.5, accept)
         positions = tf.where(put, found, positions)
         shifts = tf.where(put, shift, shifts)
