@@ -108,10 +108,13 @@ def test_evaluate_corrector_against_the_dsp_baseline(tmp_path):
     for scores in result["models"].values():
         assert scores["phrases"] == 2 and 0.0 <= scores["within_10_cents"] <= 1.0
         assert 0.0 < scores["stoi"] <= 1.0 and scores["envelope_distance"] > 0
+        # the uncorrected input is measured against the same twin on both distances
+        assert scores["envelope_input_to_in_tune"] > 0 and scores["mr_stft_input_to_in_tune"] > 0
         assert scores["clicks"] == 0 and scores["non_finite_samples"] == 0 and scores["clipped_samples"] == 0
         assert scores["strength_0_snr_db_min"] >= 40.0
     report = (tmp_path / "report.md").read_text()
     assert "| output pitch within 10 cents of the scale note (verifiable steady frames) |" in report and "`DSP baseline`" in report
+    assert report.count("(uncorrected input's distance)") == 2  # beside the STFT and the envelope rows
     assert result["in_tune_twin_ceiling"]["within_10_cents"] > 0.99  # the exact answer scores ~1 on steady frames
     assert "the measurement's ceiling" in report
     assert (tmp_path / "correction.png").read_bytes()[:4] == PNG_MAGIC

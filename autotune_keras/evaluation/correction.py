@@ -147,6 +147,7 @@ def evaluate_correction(
                 "mr_stft_input_to_in_tune": mr_stft_distance(audio, phrase.in_tune_audio),
                 "stoi": stoi(aligned, phrase.in_tune_audio),
                 "envelope_distance": envelope_distance(aligned, phrase.in_tune_audio),
+                "envelope_input_to_in_tune": envelope_distance(audio, phrase.in_tune_audio),
                 **artifacts(output),
                 "edge_jump_max": at_edges,
                 "inside_jump_max": inside,
@@ -166,6 +167,7 @@ def evaluate_correction(
             "mr_stft_to_in_tune": float(np.mean([r["mr_stft_to_in_tune"] for r in members])),
             "mr_stft_input_to_in_tune": float(np.mean([r["mr_stft_input_to_in_tune"] for r in members])),
             "envelope_distance": float(np.mean([r["envelope_distance"] for r in members])),
+            "envelope_input_to_in_tune": float(np.mean([r["envelope_input_to_in_tune"] for r in members])),
         }
     return {
         "by_family": by_family,
@@ -176,6 +178,7 @@ def evaluate_correction(
         "mr_stft_input_to_in_tune": float(np.mean([r["mr_stft_input_to_in_tune"] for r in rows])),
         "stoi": float(np.mean([r["stoi"] for r in rows])),
         "envelope_distance": float(np.mean([r["envelope_distance"] for r in rows])),
+        "envelope_input_to_in_tune": float(np.mean([r["envelope_input_to_in_tune"] for r in rows])),
         "clicks": int(sum(r["edge_jump_max"] > r["inside_jump_max"] for r in rows)),
         "non_finite_samples": int(sum(r["non_finite_samples"] for r in rows)),
         "clipped_samples": int(sum(r["clipped_samples"] for r in rows)),
@@ -196,6 +199,7 @@ CORRECTION_ROWS = [
     ("  (uncorrected input's distance)", "mr_stft_input_to_in_tune", "{:.4f}"),
     ("STOI against the in-tune twin (0..1)", "stoi", "{:.4f}"),
     ("spectral-envelope distance (MFCC 1-13; naturalness proxy)", "envelope_distance", "{:.3f}"),
+    ("  (uncorrected input's distance)", "envelope_input_to_in_tune", "{:.3f}"),
     ("phrases with a click at buffer edges", "clicks", "{}"),
     ("clipped output samples (at or past full scale)", "clipped_samples", "{}"),
     ("non-finite output samples", "non_finite_samples", "{}"),
