@@ -48,3 +48,13 @@ def test_override_flags_take_their_value_as_the_next_word():
     args = prepare_args(command, ["--synthetic.num_phrases", "6", "--pipeline.mix", "", "--out", "d", "--overwrite"])
     assert args == ["--synthetic.num_phrases", "6", "--pipeline.mix", "", "--out", "'d'", "--overwrite"]
     assert prepare_args(command, ["folder", "--workers", "2", "out"]) == ["'folder'", "--workers", "2", "'out'"]
+
+
+def test_model_decoding_and_merging_choices_are_checked():
+    from autotune_keras.models.pitch_detector.training import DetectorExperiment
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+
+    with pytest.raises(ValueError, match="model.same_line_onsets: .first."):
+        load(TimingExperiment, CONFIG_DIR / "timing_adjuster.yaml", overrides={"model.same_line_onsets": "first"})
+    with pytest.raises(ValueError, match="model.superharmonics"):
+        load(DetectorExperiment, CONFIG_DIR / "pitch_detector.yaml", overrides={"model.superharmonics": [1]})

@@ -239,9 +239,12 @@ def test_an_onset_the_network_is_unsure_of_moves_less():
 
 def test_an_early_false_onset_moves_with_its_note_as_one_block():
     """The network fires 60 ms before each note as well as on it (as on a sung consonant): the two
-    onsets are nearest the same grid line, so both take the later one's shift and the note lands
-    on its line; moved on its own, the false onset took the line and left the note tens of ms off."""
+    onsets are nearest the same grid line, so both take one shift and the note lands on its line;
+    moved on its own ("separate"), the false onset took the line and left the note tens of ms off.
+    "likelier" takes the shift of the onset the network is surer of, "later" the later one's."""
     import dataclasses
+
+    import tensorflow as tf
 
     from autotune_keras.engine.runners import ModuleRunner
     from autotune_keras.models.timing_adjuster.inference import Retimer
@@ -254,15 +257,28 @@ def test_an_early_false_onset_moves_with_its_note_as_one_block():
     offsets = [20.0, -25.0, 30.0, -15.0, 25.0, -30.0]
     audio, onsets, lines = notes(offsets)
     clip = TimingClip("notes", audio, notes([0.0] * len(offsets))[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
-    fired = np.sort(np.concatenate([onsets, onsets - int(0.06 * SR)]))
+    early = onsets - int(0.06 * SR)
+
+    class SurerOfTheEarlyOne(TrueOnsets):
+        def __call__(self, features, training=False):
+            logits = super().__call__(features).numpy()
+            true_hops = TrueOnsets(onsets, self.cfg)
+            true_hops.calls = self.calls - 1
+            logits[true_hops(features).numpy() > 0.0] = 1.0  # the true onsets at likelihood 0.73
+            return tf.constant(logits)
+
     after = {}
-    for merge in (True, False):
-        cfg = dataclasses.replace(base, merge_same_line=merge)
-        module = StreamingTimingAdjuster(TrueOnsets(fired, cfg), cfg)
+    for mode, onset_network in [("likelier", TrueOnsets), ("later", TrueOnsets), ("separate", TrueOnsets), ("likelier", SurerOfTheEarlyOne), ("later", SurerOfTheEarlyOne)]:
+        cfg = dataclasses.replace(base, same_line_onsets=mode, confidence_ramp=0.0)
+        module = StreamingTimingAdjuster(onset_network(np.sort(np.concatenate([onsets, early])), cfg), cfg)
         out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
-        after[merge] = deviations(clip, out) / SR * 1e3
-    assert np.all(np.abs(after[True]) < 5.0), after
-    assert rms_ms(after[False] * SR / 1e3) > 15.0, after  # the false onset alone on the line
+        after[mode, onset_network.__name__] = deviations(clip, out) / SR * 1e3
+    for key in [("likelier", "TrueOnsets"), ("later", "TrueOnsets"), ("later", "SurerOfTheEarlyOne")]:
+        assert np.all(np.abs(after[key]) < 5.0), (key, after[key])
+    assert rms_ms(after["separate", "TrueOnsets"] * SR / 1e3) > 15.0, after  # the false onset alone on the line
+    # sure of the early onset, "likelier" moves the block by its shift: the note lands off its line
+    # (60 ms late; those played early have less room for the repeat and land elsewhere)
+    assert np.all(np.abs(after["likelier", "SurerOfTheEarlyOne"]) > 40.0), after
 
 
 def test_slicing_baseline_moves_notes_onto_the_grid():

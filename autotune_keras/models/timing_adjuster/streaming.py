@@ -10,8 +10,8 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
   its position is refined between hops, and its distance to the nearest grid line is the shift
   that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength, and by
   how sure the network is: (likelihood - threshold) / ``confidence_ramp``, up to 1). It
-  waits in a small queue (state) until the read head gets there; an onset still queued that is
-  nearest the same grid line takes its shift, so the two move as one block (``merge_same_line``).
+  waits in a small queue (state) until the read head gets there. Onsets nearest the same grid
+  line move as one block, by the shift of the one the network is surer of (``same_line_onsets``).
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
   the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
@@ -144,11 +144,17 @@ class StreamingTimingAdjuster(tf.Module):
             tf.argmax(free, axis=1, output_type=tf.int32)[:, None],
             tf.argmin(tf.where(valid, positions, BIG), axis=1, output_type=tf.int32)[:, None],
         )
-        if cfg.merge_same_line:  # a queued onset nearest the same grid line moves with this one
+        if cfg.same_line_onsets != "separate":  # queued onsets nearest the same grid line move with this one as a block
             line, _, usable = _grid_units(found, tempo, context, cfg)
             queued_lines, _, _ = _grid_units(positions, tempo, context, cfg)
             same_line = valid & (positions < found) & (tf.round(queued_lines) == tf.round(line)) & usable & accept
-            shifts = tf.where(same_line, shift, shifts)
+            block_shift = shift
+            if cfg.same_line_onsets == "likelier":  # the shift of the onset the network is surest of
+                surest = tf.argmax(tf.where(same_line, confidences, -1.0), axis=1, output_type=tf.int32)[:, None]
+                queued_wins = tf.reduce_max(tf.where(same_line, confidences, -1.0), axis=1, keepdims=True) > likelihood
+                block_shift = tf.where(queued_wins, tf.gather(shifts, surest, batch_dims=1), shift)
+                shift = block_shift
+            shifts = tf.where(same_line, block_shift, shifts)
         put = tf.logical_and(tf.one_hot(slot[:, 0], SLOTS) > 0.5, accept)
         positions = tf.where(put, found, positions)
         shifts = tf.where(put, shift, shifts)

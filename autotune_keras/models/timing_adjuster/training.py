@@ -32,6 +32,7 @@ from autotune_keras.models.timing_adjuster.network import TimingConfig, build_ne
 from autotune_keras.tfk import keras
 from autotune_keras.training import RunFolder, distribution_strategy, keras_callbacks, load_weights
 
+SAME_LINE_CHOICES = ("separate", "later", "likelier")
 FLOAT_WEIGHTS = "float.weights.h5"
 QAT_WEIGHTS = "qat.weights.h5"
 MONITOR = "val_onset_deviation_ms"
@@ -55,6 +56,8 @@ class TimingExperiment:
         self.dataset.validate()
         self.pipeline.validate()
         self.train.validate()
+        if self.model.same_line_onsets not in SAME_LINE_CHOICES:
+            raise ValueError(f"model.same_line_onsets: {self.model.same_line_onsets!r}: one of {', '.join(SAME_LINE_CHOICES)}")
 
 
 def onset_targets(onsets: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
