@@ -43,9 +43,10 @@ class TimingConfig:
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
     # two queued onsets nearest the same grid line (a sung consonant's early 'onset' and its note;
-    # one line cannot take two notes anyway): "separate" moves each to the line, "later" moves both
-    # by the later one's shift, "likelier" by the shift of the one the network is surer of
-    same_line_onsets: str = "likelier"
+    # a drum loop's hits on one line): "separate" moves each to the line, "later" moves both by the
+    # later one's shift, "likelier" by the shift of the one the network is surer of. Merging helped
+    # the sung validation phrases and hurt the held-out drum loops (docs/BENCHMARKS.md)
+    same_line_onsets: str = "separate"
     max_shift: int = 4096  # the largest move (93 ms); the latency is set by it
     hold: int = 1024  # after an attack the read head plays on untouched this long (23 ms)
     guard: int = 256  # nor does it jump this close before the next attack

@@ -11,7 +11,7 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
   that note needs (none under 1.5 ms: notes on the grid stay put; scaled by the strength, and by
   how sure the network is: (likelihood - threshold) / ``confidence_ramp``, up to 1). It
   waits in a small queue (state) until the read head gets there. Onsets nearest the same grid
-  line move as one block, by the shift of the one the network is surer of (``same_line_onsets``).
+  line can be moved as one block instead (``same_line_onsets``; off by default).
 * The output is read from the delay line (state) at ratio 1, so pitch never moves. A note played
   early needs more delay when its attack is read, a late one less: the delay changes by a jump of
   the read head placed in a steady stretch (at least ``hold`` after the last attack, ``guard``
