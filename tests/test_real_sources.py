@@ -13,7 +13,7 @@ import pytest
 
 from autotune_keras import music
 from autotune_keras.config import DatasetConfig, SoundfontConfig, VoiceConfig
-from autotune_keras.data import gm, tuning
+from autotune_keras.data import gm, labels, tuning
 from autotune_keras.data.build import build_dataset
 from autotune_keras.evaluation.clips import load_clips
 
@@ -111,6 +111,18 @@ def test_voice_phrases_are_sung_on_their_labels(tmp_path):
         [tuning.steady_frame_errors(c.target_audio, np.repeat(c.target_f0_hz, c.hop)[: len(c.target_audio)]) for c in clips]
     )
     assert len(errors) > 10 and np.mean(np.abs(errors) <= 5.0) > 0.8
+    for c in clips:  # no note is labelled voiced where it is not heard
+        heard = labels.audible(c.audio)[:: c.hop][: len(c.f0_hz)]
+        assert np.all(heard[c.f0_hz[: len(heard)] > 0]), c.name
+
+
+def test_audible_marks_what_is_within_45_db_of_the_peak():
+    t = np.arange(8192) / 44100.0
+    tone = np.sin(2 * np.pi * 220.0 * t)
+    audio = np.concatenate([tone, 10 ** (-60 / 20) * tone, 10 ** (-30 / 20) * tone]).astype(np.float32)
+    heard = labels.audible(audio)
+    assert heard.shape == audio.shape
+    assert heard[:8192].all() and not heard[8192 + 64 : 16384 - 64].any() and heard[16384 + 64 :].all()
 
 
 def test_bank_overlap_finds_a_banks_own_samples_and_not_another_banks():

@@ -13,6 +13,8 @@ import numpy as np
 from autotune_keras import contract
 
 F0_SIDECAR_SUFFIX = ".f0.csv"
+VOICED_FLOOR_DB = -45.0  # a rendered note is voiced only while its audio is within this of the phrase's peak
+LEVEL_BLOCK = 64  # samples per level measurement (FluidSynth's block)
 
 
 class LabelError(ValueError):
@@ -22,6 +24,14 @@ class LabelError(ValueError):
 def num_frames(num_samples: int, hop: int) -> int:
     """Label frames for ``num_samples`` samples: one per hop, starting at sample 0."""
     return (num_samples - 1) // hop + 1
+
+
+def audible(audio: np.ndarray, floor_db: float = VOICED_FLOOR_DB, block: int = LEVEL_BLOCK) -> np.ndarray:
+    """Per sample: whether its ``block``-sample block is within ``floor_db`` of the loudest block
+    (a rendered source labels a note voiced only where it is heard)."""
+    padded = np.pad(audio, (0, (-len(audio)) % block))
+    level = 20 * np.log10(np.sqrt(np.mean(padded.reshape(-1, block) ** 2, axis=1)) + 1e-12)
+    return np.repeat(level >= level.max() + floor_db, block)[: len(audio)]
 
 
 def sidecar_path(audio_path: Path) -> Path | None:

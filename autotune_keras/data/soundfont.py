@@ -19,12 +19,11 @@ import numpy as np
 
 from autotune_keras import contract, music
 from autotune_keras.config import SoundfontConfig
-from autotune_keras.data import gm
+from autotune_keras.data import gm, labels
 from autotune_keras.data.fluid import BLOCK, FluidRenderer, RenderNote, bend_units, units_to_cents
 from autotune_keras.data.synth import Phrase, draw_notes, f0_contour, lowpass_noise, timing_jitter
 from autotune_keras.data.tuning import VELOCITIES, TuningTable
 
-VOICED_FLOOR_DB = -45.0  # a sounding note is voiced while its block is within this of the phrase's peak
 RINGING_FLOOR_DB = -30.0  # and after its note-off, while it rings within this of its own peak
 _RENDERERS: dict[str, tuple[FluidRenderer, TuningTable]] = {}  # one per bank per process
 
@@ -242,7 +241,7 @@ def render_phrase(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate: in
         played = units_to_cents(np.where(block_owner >= 0, units, last_units[np.maximum(heard, 0)])) + tune[np.maximum(heard, 0)]
         label = np.where(heard >= 0, music.midi_to_hz(notes.midi[np.maximum(heard, 0)] + played / 100), 0.0)
         level = 20 * np.log10(np.sqrt(np.mean(audio.reshape(n_blocks, BLOCK) ** 2, axis=1)) + 1e-12)
-        loud = level >= level.max() + VOICED_FLOOR_DB
+        loud = level >= level.max() + labels.VOICED_FLOOR_DB
         note_peak = np.array([level[block_owner == i].max() if np.any(block_owner == i) else -np.inf for i in range(len(starts))])
         ringing = (block_owner < 0) & (heard >= 0) & (level >= note_peak[np.maximum(heard, 0)] + RINGING_FLOOR_DB)
         voiced = ((block_owner >= 0) | ringing) & loud

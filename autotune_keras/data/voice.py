@@ -20,6 +20,7 @@ import numpy as np
 
 from autotune_keras import contract, music
 from autotune_keras.config import VoiceConfig
+from autotune_keras.data import labels
 from autotune_keras.data.synth import Phrase, draw_notes, f0_contour, lowpass_noise
 
 FRAME_MS = 5.0  # WORLD frame period
@@ -206,6 +207,9 @@ def render_phrase(phrase: VoicePhrase, cfg: VoiceConfig, sample_rate: int = cont
         return audio, label
 
     audio, f0 = render(notes.onset, in_tune=False)
+    # WORLD renders some syllables near silence (60-90 dB down) while their f0 is set: a note
+    # that is not heard is not labelled voiced (the soundfont source's floor)
+    f0 = np.where(labels.audible(audio), f0, 0.0)
     in_tune, target_f0 = render(notes.onset, in_tune=True)
     on_grid, _ = render(notes.grid_onset, in_tune=False)
     peak = max(float(np.max(np.abs(x))) for x in (audio, in_tune, on_grid)) + 1e-9
