@@ -162,3 +162,17 @@ def test_unknown_beam_runner_is_one_error_before_anything_is_written(tmp_path):
     assert result.returncode == 1
     assert "error: --runner NoSuchRunner: Unexpected pipeline runner" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_labelling_change_makes_old_builds_of_that_source_stale(monkeypatch):
+    """A source's label version is part of its datasets' fingerprint: a folder built before the
+    voice labels changed no longer counts as finished (its cached chunks are not reused), and the
+    other sources' folders are untouched."""
+    from autotune_keras.config import DatasetConfig
+    from autotune_keras.data import build
+
+    cfg = DatasetConfig()
+    voice, synthetic = build._fingerprint(cfg, "voice"), build._fingerprint(cfg, "synthetic")
+    monkeypatch.setattr(build, "LABEL_VERSIONS", {})
+    assert build._fingerprint(cfg, "voice") != voice
+    assert build._fingerprint(cfg, "synthetic") == synthetic

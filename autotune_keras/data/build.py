@@ -34,6 +34,9 @@ DEFAULT_FOLDERS = {
 }
 CHUNK_DIR = ".chunks"
 MANIFEST = "manifest.json"
+# a generated source whose labelling changed: its datasets built before are rebuilt (a source left
+# out is at version 1; 2 for voice: notes rendered near silence are no longer labelled voiced)
+LABEL_VERSIONS = {"voice": 2}
 
 
 def _fingerprint(cfg: DatasetConfig, source: str) -> str:
@@ -42,7 +45,10 @@ def _fingerprint(cfg: DatasetConfig, source: str) -> str:
     for kind in sources.GENERATED:  # only the settings of the source being built
         if kind != source:
             settings.pop(kind)
-    text = json.dumps({"config": settings, "schema": SCHEMA_VERSION, "sample_rate": contract.SAMPLE_RATE}, sort_keys=True)
+    payload = {"config": settings, "schema": SCHEMA_VERSION, "sample_rate": contract.SAMPLE_RATE}
+    if source in LABEL_VERSIONS:
+        payload["labels"] = LABEL_VERSIONS[source]
+    text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
