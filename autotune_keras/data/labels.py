@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from autotune_keras import contract
+from autotune_keras.data.fluid import BLOCK  # levels are measured per FluidSynth block
 
 F0_SIDECAR_SUFFIX = ".f0.csv"
 VOICED_FLOOR_DB = -45.0  # a rendered note is voiced only while its audio is within this of the phrase's peak
-LEVEL_BLOCK = 64  # samples per level measurement (FluidSynth's block)
 
 
 class LabelError(ValueError):
@@ -26,11 +26,16 @@ def num_frames(num_samples: int, hop: int) -> int:
     return (num_samples - 1) // hop + 1
 
 
-def audible(audio: np.ndarray, floor_db: float = VOICED_FLOOR_DB, block: int = LEVEL_BLOCK) -> np.ndarray:
+def block_levels_db(audio: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """RMS level in dB of each ``block``-sample block (the last one zero-padded)."""
+    padded = np.pad(audio, (0, (-len(audio)) % block))
+    return 20 * np.log10(np.sqrt(np.mean(padded.reshape(-1, block) ** 2, axis=1)) + 1e-12)
+
+
+def audible(audio: np.ndarray, floor_db: float = VOICED_FLOOR_DB, block: int = BLOCK) -> np.ndarray:
     """Per sample: whether its ``block``-sample block is within ``floor_db`` of the loudest block
     (a rendered source labels a note voiced only where it is heard)."""
-    padded = np.pad(audio, (0, (-len(audio)) % block))
-    level = 20 * np.log10(np.sqrt(np.mean(padded.reshape(-1, block) ** 2, axis=1)) + 1e-12)
+    level = block_levels_db(audio, block)
     return np.repeat(level >= level.max() + floor_db, block)[: len(audio)]
 
 

@@ -240,7 +240,7 @@ def render_phrase(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate: in
             last_units[i] = units[owned[-1]] if len(owned) else 0
         played = units_to_cents(np.where(block_owner >= 0, units, last_units[np.maximum(heard, 0)])) + tune[np.maximum(heard, 0)]
         label = np.where(heard >= 0, music.midi_to_hz(notes.midi[np.maximum(heard, 0)] + played / 100), 0.0)
-        level = 20 * np.log10(np.sqrt(np.mean(audio.reshape(n_blocks, BLOCK) ** 2, axis=1)) + 1e-12)
+        level = labels.block_levels_db(audio, BLOCK)
         loud = level >= level.max() + labels.VOICED_FLOOR_DB
         note_peak = np.array([level[block_owner == i].max() if np.any(block_owner == i) else -np.inf for i in range(len(starts))])
         ringing = (block_owner < 0) & (heard >= 0) & (level >= note_peak[np.maximum(heard, 0)] + RINGING_FLOOR_DB)
