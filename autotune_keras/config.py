@@ -93,6 +93,8 @@ class SoundfontConfig:
     programs: tuple[int, ...] = ()  # GM programs to play (empty: every one in data/gm.py)
     held_out_programs: tuple[int, ...] = gm.HELD_OUT_PROGRAMS  # rendered into the test split only
     drum_phrases: int = _ranged(0, 0)  # drum-kit loops (no pitch) per bank, beside the melodic phrases
+    # the hits on one grid line of a drum loop share its jitter, each then spread by this sigma (s)
+    drum_limb_spread_seconds: float = _ranged(0.002, 0.0, 0.02)
 
 
 @dataclass

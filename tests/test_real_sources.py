@@ -136,3 +136,20 @@ def test_bank_overlap_finds_a_banks_own_samples_and_not_another_banks():
     assert len(shared_samples(TIMGM, shifted)) > 0.8 * len(headers)
     scaled = (np.frombuffer(data, "<i2") // 2).astype("<i2").tobytes()  # a level change is not a copy
     assert len(shared_samples(TIMGM, scaled)) < 0.05 * len(headers)
+
+
+def test_drum_hits_on_one_grid_line_are_played_together():
+    """A drum loop's kick and hat on one line share the line's jitter (a few ms of limb spread),
+    so a time warp can put the line's hits on it; lines played on the grid stay exactly on it."""
+    from autotune_keras.data.soundfont import SoundfontPhrase, render_phrase
+
+    cfg = SoundfontConfig(banks=(str(TIMGM),), phrase_seconds=3.0, drum_phrases=1, timing_jitter_range=(0.03, 0.03))
+    phrase = render_phrase(SoundfontPhrase(0, str(TIMGM), gm.DRUM_KIT.number), cfg)
+    lines, played = phrase.grid_onsets, phrase.onsets
+    nearest = lines[np.argmin(np.abs(played[:, None] - lines[None, :]), axis=1)]
+    offsets = (played - nearest) / 44100
+    assert len(played) > len(lines) and np.std(offsets) > 0.01  # off the grid; hits of one line a block or more apart
+    for line in np.unique(nearest):
+        hits = offsets[nearest == line]
+        assert np.ptp(hits) <= 5 * cfg.drum_limb_spread_seconds + 2 * 64 / 44100, (line, hits)
+    assert np.any(offsets == 0.0)

@@ -119,7 +119,9 @@ def _labellable(table: dict, key: int, velocity: int) -> int | None:
 
 def render_drum_loop(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate: int = contract.SAMPLE_RATE) -> Phrase:
     """A drum-kit loop on a 16th-note grid (kick, snare, hats, toms, cymbals), played with timing
-    jitter and again on the grid; it has no pitch (f0 and voicing 0 throughout)."""
+    jitter and again on the grid; it has no pitch (f0 and voicing 0 throughout). The hits on one
+    grid line share one jitter, as a drummer's limbs strike together, each then spread by
+    ``cfg.drum_limb_spread_seconds`` (a line played on the grid stays exactly on it)."""
     synth, _ = renderer(phrase.bank)
     rng = np.random.default_rng([cfg.seed, phrase.index])
     tempo = float(rng.uniform(*cfg.tempo_range_bpm))
@@ -139,7 +141,11 @@ def render_drum_loop(phrase: SoundfontPhrase, cfg: SoundfontConfig, sample_rate:
     if rng.random() < 0.5:
         hits.append((0.05, gm.CRASH, 110))
     grid = np.array([h[0] for h in hits])
-    jitter = timing_jitter(rng, cfg, len(hits), step)
+    lines, line_of_hit = np.unique(grid, return_inverse=True)
+    line_jitter = timing_jitter(rng, cfg, len(lines), step)[line_of_hit]
+    limb = cfg.drum_limb_spread_seconds
+    spread = np.clip(rng.normal(0.0, limb, len(hits)), -2.5 * limb, 2.5 * limb) if limb > 0 else np.zeros(len(hits))
+    jitter = np.where(line_jitter == 0.0, 0.0, line_jitter + spread)  # a line played on the grid stays on it
     n_blocks = int(np.ceil(cfg.phrase_seconds * sample_rate / BLOCK))
 
     def render(onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
