@@ -102,7 +102,7 @@ def test_onnx_uses_the_native_dft_op_not_a_dft_matrix(tiny_export):
     ops = {node.op_type for node in model.graph.node}
     assert "DFT" in ops and "Pad" not in ops
     largest = max(int(np.prod(i.dims)) for i in model.graph.initializer)
-    assert largest < 100_000  # weights only: the 2 x 513 x 1024 matrix is gone
+    assert largest < 300_000  # the NCCF's 513 x 416 inverse-cosine matrix: the 2 x 513 x 1024 DFT matrix is gone
     assert (tiny_export / "pitch_detector.onnx").stat().st_size < 1_000_000
 
 
@@ -244,6 +244,29 @@ def test_subharmonic_check_puts_a_weak_fundamental_back_from_its_second_or_third
     assert octave_only[0] == pytest.approx(196.0) and octave_only[3] == pytest.approx(990.0)  # the twelfth needs k = 3
     off = detector.subharmonic_check(read, nccf, detector.DetectorConfig(suboctave_margin=0.0, subharmonics=(2, 3))).numpy()[:, 0]
     np.testing.assert_allclose(off, read.numpy()[:, 0])
+
+
+def test_bin_evidence_tells_a_pitch_from_its_octaves():
+    """The per-bin evidence of a 220 Hz tone with a loud second harmonic: at 220 Hz's bin the NCCF
+    is high at the period and low at half of it (the fundamental in antiphase); at 440 Hz's bin the
+    period twice as long beats the bin's own; at 110 Hz's bin half the period is as periodic as
+    the period. Multiples past the long NCCF's lags read 0; and with no multiples there is no
+    evidence input."""
+    cfg = detector.DetectorConfig()
+    t = np.arange(cfg.window_samples) / contract.SAMPLE_RATE
+    bright = sum(a * np.sin(2 * np.pi * k * 220.0 * t + k) for k, a in {1: 0.5, 2: 1.0, 3: 0.4, 4: 0.3}.items())
+    inputs = detector.network_inputs(tf.constant(bright[None, :].astype(np.float32)), cfg)
+    evidence = inputs["bin_evidence"].numpy()[0, 0]
+    assert evidence.shape == (cfg.n_bins, len(cfg.bin_evidence_multiples))
+    half, one, two = (cfg.bin_evidence_multiples.index(m) for m in (0.5, 1.0, 2.0))
+    bin_of = lambda hz: int(np.argmin(np.abs(cfg.bin_cents() - 1200 * np.log2(hz / 10.0))))  # noqa: E731
+    at_pitch, octave_up, octave_down = evidence[bin_of(220.0)], evidence[bin_of(440.0)], evidence[bin_of(110.0)]
+    assert at_pitch[one] > 0.9 and at_pitch[half] < at_pitch[one] - 0.3
+    assert octave_up[two] > octave_up[one] + 0.2
+    assert octave_down[half] > 0.9 and octave_down[one] > 0.9
+    np.testing.assert_array_equal(inputs["nccf"].numpy(), detector.nccf(inputs["window"], cfg).numpy())
+    assert np.all(evidence[: bin_of(90.0), cfg.bin_evidence_multiples.index(3.0)] != 0.0)  # 3 x 90 Hz's period fits
+    assert "bin_evidence" not in detector.network_inputs(tf.constant(bright[None, :].astype(np.float32)), detector.DetectorConfig(bin_evidence_multiples=()))
 
 
 def test_superharmonic_check_lifts_a_reading_an_octave_low_and_leaves_true_low_notes():

@@ -14,6 +14,11 @@ Why this design (see docs/DETECTOR.md for the longer note):
 * A periodicity branch reads the normalised autocorrelation (as YIN / RAPT do) of the
   decimated window: a conv stack with pooling cannot time a 100 Hz period to the 5 samples that
   20 cents need, a lag axis can. Its values lie in [-1, 1], which INT8 represents well.
+* Harmonic-aware bin evidence: for every pitch bin, the NCCF at that bin's period and at 1/3,
+  1/2, 2 and 3 times it (a true pitch is periodic at its period and in antiphase at half of it;
+  a reading an octave high is periodic at twice its period). A small convolution shared by all
+  bins turns these into a logit added to each bin, so octave and twelfth decisions rest on the
+  waveform's periodicity at the candidate itself, not only on the spectrum's shape.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class DetectorConfig:
     dropout: float = 0.1
     nccf_decimation: int = 4  # the periodicity branch works at 44100 / 4 Hz
     nccf_units: int = 64
+    # per-bin periodicity evidence: the NCCF at these multiples of each bin's period (empty: off)
+    bin_evidence_multiples: tuple[float, ...] = (1 / 3, 1 / 2, 1.0, 2.0, 3.0)
+    bin_evidence_filters: int = 8
     # decoding: divide a pitch by k (the smallest of `subharmonics` that qualifies) where the
     # period k times as long is more periodic by this much (NCCF); 0: off. Chosen on the
     # validation splits (docs/BENCHMARKS.md)
@@ -85,6 +93,13 @@ class DetectorConfig:
         """Lags 0..N at the decimated rate, N covering the longest period (80 Hz)."""
         return int(math.ceil(contract.SAMPLE_RATE / self.nccf_decimation / contract.PITCH_MIN_HZ)) + 1
 
+    @property
+    def evidence_lags(self) -> int:
+        """Lags 0..N of the longer NCCF the bin evidence reads (N: the longest multiple of 80 Hz's
+        period, within the decimated window's length)."""
+        longest = max(self.bin_evidence_multiples, default=1.0) * (self.nccf_lags - 1)
+        return min(int(math.ceil(longest)) + 2, self.window_samples // self.nccf_decimation - 1)
+
     def filters(self, count: int) -> int:
         """``count`` filters scaled by ``width`` (a multiple of 8, at least 8)."""
         return max(8, int(round(count * self.width / 8.0)) * 8)
@@ -109,6 +124,7 @@ def build_network(cfg: DetectorConfig) -> keras.Model:
     voicing logit, harmonics."""
     window = keras.Input((cfg.window_samples,), name="window")
     nccf = keras.Input((cfg.nccf_lags,), name="nccf")
+    inputs = {"window": window, "nccf": nccf}
     # Fold the window into frames of `stem_stride` samples: a (1, kernel / stride) conv over frames
     # is a strided (1, kernel) filterbank over samples, but with stride input channels instead of
     # one, which INT8 kernels run ~4x faster.
@@ -129,11 +145,20 @@ def build_network(cfg: DetectorConfig) -> keras.Model:
     periodicity = keras.layers.Dense(cfg.nccf_units, activation="relu", name="periodicity")(nccf)
     x = keras.layers.Concatenate(name="features")([x, periodicity])
     x = keras.layers.Dropout(cfg.dropout, name="dropout")(x)
-    pitch_logits = keras.layers.Dense(cfg.n_bins, name="pitch_logits")(x)
     voicing_logit = keras.layers.Dense(1, name="voicing_logit")(x)
     harmonics = keras.layers.Dense(cfg.n_harmonics, activation="sigmoid", name="harmonics")(x)
+    if cfg.bin_evidence_multiples:
+        spectral_logits = keras.layers.Dense(cfg.n_bins, name="spectral_logits")(x)
+        evidence = keras.Input((1, cfg.n_bins, len(cfg.bin_evidence_multiples)), name="bin_evidence")
+        inputs["bin_evidence"] = evidence
+        e = keras.layers.Conv2D(cfg.bin_evidence_filters, (1, 3), padding="same", activation="relu", name="evidence_conv")(evidence)
+        e = keras.layers.Conv2D(1, (1, 1), name="evidence_logit")(e)
+        e = keras.layers.Flatten(name="evidence_flat")(e)
+        pitch_logits = keras.layers.Add(name="pitch_logits")([spectral_logits, e])
+    else:
+        pitch_logits = keras.layers.Dense(cfg.n_bins, name="pitch_logits")(x)
     return keras.Model(
-        {"window": window, "nccf": nccf},
+        inputs,
         {"pitch_logits": pitch_logits, "voicing_logit": voicing_logit, "harmonics": harmonics},
         name="pitch_detector_core",
     )
@@ -145,12 +170,12 @@ def normalize_window(window: tf.Tensor) -> tf.Tensor:
     return window / tf.maximum(rms, RMS_FLOOR)
 
 
-def nccf(window: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
+def nccf(window: tf.Tensor, cfg: DetectorConfig, lags: int | None = None) -> tf.Tensor:
     """Normalised autocorrelation of the decimated window at lags 0..N (Wiener-Khinchin: RFFT,
     power, then a fixed inverse-cosine matrix), unbiased for the shrinking overlap -> [b, lags].
     A YIN-like periodicity feature in about [-1, 1]; RFFT2D / COMPLEX_ABS / FULLY_CONNECTED are
     builtin TFLite ops and stay float (they sit outside the INT8 network)."""
-    lags = cfg.nccf_lags
+    lags = lags or cfg.nccf_lags
     length = cfg.window_samples // cfg.nccf_decimation
     fft_length = 1 << (2 * length - 1).bit_length()  # zero padding (linear correlation); TFLite's RFFT needs 2^k
     decimated = tf.reduce_mean(tf.reshape(window, [-1, length, cfg.nccf_decimation]), axis=-1)
@@ -163,10 +188,33 @@ def nccf(window: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
     return correlation / (correlation[:, :1] + 1e-6) * unbias
 
 
+def bin_evidence_taps(cfg: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Where the bin evidence reads the long NCCF: for each (bin, multiple), bin-major, the lag
+    just below m times the bin's period and the weight of the lag above it (linear
+    interpolation); lags outside 1..N-2 read lag 0 with weight 0 and are masked to 0 after."""
+    lags = cfg.evidence_lags
+    periods = contract.SAMPLE_RATE / cfg.nccf_decimation / (10.0 * 2.0 ** (cfg.bin_cents() / 1200.0))
+    lag = (periods[:, None] * np.asarray(cfg.bin_evidence_multiples, np.float64)[None, :]).reshape(-1)
+    inside = (lag >= 1.0) & (lag <= lags - 2)
+    low = np.where(inside, np.floor(lag), 0).astype(np.int32)
+    frac = np.where(inside, lag - np.floor(lag), 0.0).astype(np.float32)
+    return low, np.stack([frac, inside.astype(np.float32)])
+
+
 def network_inputs(window: tf.Tensor, cfg: DetectorConfig) -> dict[str, tf.Tensor]:
-    """Raw window [b, W] -> the network's inputs (RMS-normalised window and its NCCF)."""
+    """Raw window [b, W] -> the network's inputs: the RMS-normalised window, its NCCF and (when
+    configured) the per-bin periodicity evidence [b, 1, bins, multiples]."""
     normalised = normalize_window(window)
-    return {"window": normalised, "nccf": nccf(normalised, cfg)}
+    if not cfg.bin_evidence_multiples:
+        return {"window": normalised, "nccf": nccf(normalised, cfg)}
+    long_nccf = nccf(normalised, cfg, cfg.evidence_lags)
+    low, (frac, inside) = bin_evidence_taps(cfg)
+    below, above = tf.gather(long_nccf, low, axis=1), tf.gather(long_nccf, low + 1, axis=1)
+    evidence = (below + (above - below) * frac) * inside
+    # long lags hold few samples and their unbiased values can pass 1: clip to INT8's range
+    evidence = tf.clip_by_value(evidence, -1.0, 1.0)
+    evidence = tf.reshape(evidence, [-1, 1, cfg.n_bins, len(cfg.bin_evidence_multiples)])
+    return {"window": normalised, "nccf": long_nccf[:, : cfg.nccf_lags], "bin_evidence": evidence}
 
 
 def decode_pitch(logits: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:
