@@ -102,7 +102,7 @@ def test_onnx_uses_the_native_dft_op_not_a_dft_matrix(tiny_export):
     ops = {node.op_type for node in model.graph.node}
     assert "DFT" in ops and "Pad" not in ops
     largest = max(int(np.prod(i.dims)) for i in model.graph.initializer)
-    assert largest < 300_000  # the NCCF's 513 x 416 inverse-cosine matrix: the 2 x 513 x 1024 DFT matrix is gone
+    assert largest < 100_000  # weights only: no DFT or inverse-cosine matrix
     assert (tiny_export / "pitch_detector.onnx").stat().st_size < 1_000_000
 
 
@@ -244,6 +244,26 @@ def test_subharmonic_check_puts_a_weak_fundamental_back_from_its_second_or_third
     assert octave_only[0] == pytest.approx(196.0) and octave_only[3] == pytest.approx(990.0)  # the twelfth needs k = 3
     off = detector.subharmonic_check(read, nccf, detector.DetectorConfig(suboctave_margin=0.0, subharmonics=(2, 3))).numpy()[:, 0]
     np.testing.assert_allclose(off, read.numpy()[:, 0])
+
+
+def test_nccf_equals_the_direct_autocorrelation_negative_lags_included():
+    """The two-RFFT NCCF (the magnitude-only inverse) equals the decimated window's autocorrelation
+    computed directly, normalised by lag 0 and unbiased for the overlap, including the negative
+    values at half a period, for a tone, noise and a quiet tone."""
+    cfg = detector.DetectorConfig()
+    t = np.arange(cfg.window_samples) / contract.SAMPLE_RATE
+    windows = np.stack(
+        [np.sin(2 * np.pi * 220.0 * t), np.random.default_rng(1).standard_normal(cfg.window_samples), 1e-4 * np.sin(2 * np.pi * 1500.0 * t)]
+    ).astype(np.float32)
+    lags = cfg.evidence_lags
+    fast = detector.nccf(detector.normalize_window(tf.constant(windows)), cfg, lags).numpy()
+    for row, window in zip(fast, detector.normalize_window(tf.constant(windows)).numpy(), strict=True):
+        decimated = window.reshape(-1, cfg.nccf_decimation).mean(axis=1).astype(np.float64)
+        n = len(decimated)
+        direct = np.array([np.dot(decimated[: n - k], decimated[k:]) for k in range(lags)])
+        expected = direct / direct[0] * n / (n - np.arange(lags))
+        np.testing.assert_allclose(row, expected, atol=2e-4)
+    assert fast[0].min() < -0.9  # 220 Hz in antiphase at half its period
 
 
 def test_bin_evidence_tells_a_pitch_from_its_octaves():
