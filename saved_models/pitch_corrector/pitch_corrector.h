@@ -50,8 +50,8 @@ constexpr float kDefaultA4Hz = 440.0f;
 constexpr float kA4MinHz = 415.0f;
 constexpr float kA4MaxHz = 466.0f;
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = 0.312108159f;
-constexpr int kInt8NetworkInputZeroPoint = 12;
+constexpr float kInt8NetworkInputScale = 0.323441058f;
+constexpr int kInt8NetworkInputZeroPoint = 2;
 
 constexpr std::array<TensorInfo, 6> kInputs = {{
     TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0.0f, 0, "", "serving_default_audio_buffer:0"},
