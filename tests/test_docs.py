@@ -62,7 +62,8 @@ def test_documented_flags_exist(module):
             if "." in flag and module in OVERRIDE_CONFIGS:  # a config key: the config must know it
                 value = token.split("=", 1)[1] if "=" in token else (tokens + [""])[index + 1]
                 config_class, path = OVERRIDE_CONFIGS[module]
-                load(config_class, path, overrides={flag[2:]: yaml.safe_load(value)})  # raises ConfigError on a bad key
+                parsed = yaml.safe_load(value) if value else ""  # `--key=` reaches the CLI as "" (an empty list)
+                load(config_class, path, overrides={flag[2:]: parsed})  # raises ConfigError on a bad key
                 continue
             assert f"{flag}=" in help_text or f"{flag}\n" in help_text or f"{flag} " in help_text, f"{module}: {flag}"
 
