@@ -216,6 +216,18 @@ class ColourConfig:
 
 
 @dataclass
+class PeriodDoublingConfig:
+    """Input only: voiced audio amplitude-modulated at half its pitch by a depth drawn from
+    [min_depth, max_depth], so every other period is louder (as in reeds, brass and creaky voice)
+    while the label keeps the pitch. The waveform then repeats at twice the labelled period more
+    exactly than at it, and the detector learns to keep the shorter period (docs/DETECTOR.md)."""
+
+    probability: float = _ranged(0.0, 0.0, 1.0)
+    min_depth: float = _ranged(0.1, 0.0, 1.0)
+    max_depth: float = _ranged(0.5, 0.0, 1.0)
+
+
+@dataclass
 class AugmentConfig:
     """The on-the-fly augmentations, each with a probability and a range."""
 
@@ -227,6 +239,7 @@ class AugmentConfig:
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     colour: ColourConfig = field(default_factory=ColourConfig)
+    period_doubling: PeriodDoublingConfig = field(default_factory=PeriodDoublingConfig)
 
     def validate(self) -> None:
         """Cross-field checks."""
@@ -236,6 +249,8 @@ class AugmentConfig:
             raise ConfigError("augment.reverb.min_rt60: must not exceed max_rt60")
         if self.dynamics.min_ratio > self.dynamics.max_ratio:
             raise ConfigError("augment.dynamics.min_ratio: must not exceed max_ratio")
+        if self.period_doubling.min_depth > self.period_doubling.max_depth:
+            raise ConfigError("augment.period_doubling.min_depth: must not exceed max_depth")
 
 
 @dataclass

@@ -18,7 +18,7 @@ SOURCE = int(np.ceil(WINDOW * augment.max_read_rate(AugmentConfig()) / HOP) + 2)
 
 def only(name: str, **settings) -> AugmentConfig:
     """A config with one augmentation always on and the rest off."""
-    names = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise", "colour")
+    names = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise", "colour", "period_doubling")
     data = {n: {"probability": 1.0 if n == name else 0.0} for n in names}
     data[name].update(settings)
     return from_dict(AugmentConfig, data)
@@ -192,3 +192,33 @@ def test_colour_shapes_the_spectrum_as_drawn_and_low_cut_removes_the_fundamental
     out = run(only("colour"), example_from(harmonic_tone(220.0, 1.0)[:SOURCE], 220.0))
     np.testing.assert_allclose(out["audio"], out["target_audio"], atol=1e-6)  # the pair gets the same colouration
     assert music.cents_between(median_f0(out["audio"]), 220.0) == pytest.approx(0.0, abs=5.0)  # pitch untouched
+
+
+def test_period_doubling_repeats_the_wave_at_twice_the_period_and_keeps_the_label():
+    f0 = 225.0  # a period of exactly 196 samples
+    example = example_from(harmonic_tone(f0, 1.0)[:SOURCE], f0)
+    frames = SOURCE // HOP
+    unvoiced = frames // 4  # the first quarter has no pitch: it must pass untouched
+    example["f0_hz"] = tf.constant(np.where(np.arange(frames) < unvoiced, 0.0, f0).astype(np.float32))
+    out = run(only("period_doubling", min_depth=0.4, max_depth=0.4), example)  # depth 0.4 every time
+    source = example["audio"].numpy()[:WINDOW]
+    edge = unvoiced * HOP - HOP // 2
+    np.testing.assert_array_equal(out["audio"][:edge], source[:edge])
+    np.testing.assert_array_equal(out["target_audio"], source)  # the input only
+    np.testing.assert_allclose(out["f0_hz"], example["f0_hz"].numpy()[: WINDOW // HOP], rtol=1e-5)  # the label keeps the pitch
+
+    def nccf(lag_seconds: float) -> float:
+        lag, x = int(round(lag_seconds * SR)), out["audio"][WINDOW // 2 :]
+        a, b = x[:-lag], x[lag:]
+        return float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)))
+
+    assert nccf(2 / f0) > 0.98 and nccf(2 / f0) - nccf(1 / f0) > 0.04  # repeats at twice the period, not at it
+    period = 196
+    voiced = out["audio"][edge + period :]
+
+    def alternation(offset: int) -> float:  # energy ratio of odd to even periods, cut from `offset`
+        energy = np.sum(voiced[offset : offset + period * 40].reshape(-1, period) ** 2, axis=1)
+        return float(np.sum(energy[::2]) / np.sum(energy[1::2]))
+
+    ratios = [alternation(offset) for offset in range(0, period, 7)]
+    assert max(max(ratios), 1 / min(ratios)) > 1.5  # every other period louder (depth 0.4: up to 2.8x)

@@ -4,9 +4,10 @@ Every function works on one example inside a ``tf.data`` map (frame labels on th
 the audio transforms take ``[..., N]``, so an example's tracks go through each one stacked, as one
 batch of ops. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
 to every audio track and to the labels; acoustic transforms (formant shift, reverb, colouration,
-dynamics) describe the recording, so the input and its paired targets get the same draw; noise is
-added to the input only, drawn per training window (the chain before it may cover several
-consecutive windows with one draw).
+dynamics) describe the recording, so the input and its paired targets get the same draw; period
+doubling (a detector's lesson: keep the labelled period where the sound repeats at twice it) is
+applied to the input only, and so is noise, drawn per training window (the chain before it may
+cover several consecutive windows with one draw).
 """
 
 from __future__ import annotations
@@ -242,6 +243,18 @@ def add_noise(x: tf.Tensor, snr_db: tf.Tensor, pink: tf.Tensor, seed: tf.Tensor)
     return x + noise * (signal_rms / noise_rms) * level
 
 
+def double_period(x: tf.Tensor, f0_hz: tf.Tensor, hop: int, depth: tf.Tensor, phase: tf.Tensor, sample_rate: int) -> tf.Tensor:
+    """``x [N]`` amplitude-modulated by ``1 + depth * cos(pi * integral of f0)`` where voiced:
+    every other period of the pitch in ``f0_hz`` (frame ``i`` at sample ``i * hop``) grows and the
+    next shrinks, so the waveform repeats exactly only at twice the period (period doubling), and
+    the components it adds halfway between the harmonics stay ``depth / 2`` of their level."""
+    n = tf.shape(x)[-1]
+    frame = tf.clip_by_value((tf.range(n) + hop // 2) // hop, 0, tf.shape(f0_hz)[0] - 1)
+    f0 = tf.gather(tf.cast(f0_hz, tf.float32), frame)  # nearest label per sample
+    half_phase = tf.math.cumsum(math.pi * f0 / sample_rate) + tf.cast(phase, tf.float32)
+    return x * (1.0 + tf.cast(depth, tf.float32) * tf.cast(f0 > 0, tf.float32) * tf.cos(half_phase))
+
+
 def add_input_noise(example: dict, cfg: NoiseConfig, seed: tf.Tensor) -> dict:
     """Noise on the input track only, drawn per window: ``example["audio"]`` is ``[windows, N]``;
     sets ``snr_db [windows]`` (inf where no noise was added). The paired targets stay clean."""
@@ -264,7 +277,7 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     """Apply the configured chain, except the input noise (:func:`add_input_noise`), to a windowed
     example (audio longer than ``window`` by the read-rate margin) and crop it to ``window``
     samples / ``window // hop`` frames."""
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=24)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=26)
 
     def draw(i: int, low=0.0, high=1.0):
         return tf.random.stateless_uniform([], seed=seeds[i], minval=low, maxval=high)
@@ -332,6 +345,10 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     x.set_shape([len(tracks), window])
     for index, track in enumerate(tracks):
         out[track] = x[index]
+    pd = cfg.period_doubling
+    if pd.probability > 0:  # input only: the pitch label, and any paired target, stay as they are
+        depth = tf.where(happens(23, pd.probability), draw(24, pd.min_depth, pd.max_depth), 0.0)
+        out["audio"] = double_period(out["audio"], out["f0_hz"], hop, depth, draw(25, 0.0, 2.0 * math.pi), sample_rate)
 
     out["snr_db"] = tf.constant(float("inf"))  # until add_input_noise
     return out
