@@ -47,11 +47,32 @@ def test_streaming_model_equals_sliding_windows():
     module = StreamingDetector(detector.build_network(cfg), cfg)
     audio = harmonic_tone(220.0, 0.2)
     windows = buffer_windows(audio, cfg.context_samples)
-    state = np.zeros((1, cfg.context_samples), np.float32)
+    state, octave = np.zeros((1, cfg.context_samples), np.float32), np.zeros((1, 3), np.float32)
     for i, window in enumerate(windows):
-        out = module(tf.constant(audio[None, i * 512 : (i + 1) * 512]), tf.constant(state))
+        out = module(tf.constant(audio[None, i * 512 : (i + 1) * 512]), tf.constant(state), tf.constant(octave))
         np.testing.assert_array_equal(tf.concat([state, audio[None, i * 512 : (i + 1) * 512]], 1).numpy(), window[None])
-        state = out["audio_state_out"].numpy()
+        state, octave = out["audio_state_out"].numpy(), out["octave_state_out"].numpy()
+
+
+def test_octave_hold_folds_a_short_octave_jump_and_takes_a_lasting_one():
+    cfg = detector.DetectorConfig(octave_hold_buffers=8, octave_hold_max_buffers=8)
+    readings = [220.0] * 10 + [441.0] * 4 + [221.0] * 3 + [440.0] * 9 + [110.0] + [300.0] * 9
+    confidences = [0.9] * len(readings)
+    confidences[-10] = 0.3  # an unsure buffer: what follows starts a new run
+    state, out = tf.zeros((1, 3)), []
+    for reading, confidence in zip(readings, confidences, strict=True):
+        pitch, state = detector.hold_octave(tf.constant([[reading]]), tf.constant([[confidence]]), state, cfg)
+        out.append(float(pitch[0, 0]))
+    np.testing.assert_allclose(out[10:14], 220.5)  # an octave up for 4 buffers after 10 held: folded back
+    np.testing.assert_allclose(out[14:17], 221.0)
+    np.testing.assert_allclose(out[17:24], 220.0)  # the new octave is folded for 7 buffers...
+    np.testing.assert_allclose(out[24:26], 440.0)  # ...and taken on the 8th: a real leap
+    assert out[26] == 110.0  # unsure: reported as read, and no run is held after it
+    np.testing.assert_allclose(out[27:], 300.0)
+    off = detector.DetectorConfig(octave_hold_buffers=0)
+    state = tf.constant([[220.0, 20.0, 0.0]])
+    pitch, after = detector.hold_octave(tf.constant([[440.0]]), tf.constant([[0.9]]), state, off)
+    assert float(pitch[0, 0]) == 440.0 and np.array_equal(after.numpy(), state.numpy())
 
 
 def test_decoding_recovers_pitch_between_bins():
@@ -77,13 +98,15 @@ def test_export_files_names_and_parity(tiny_export):
     assert report["parity"]["tflite_float"]["audio_state_out_max_abs"] == 0.0
     for path in ("pitch_detector_int8.tflite", "pitch_detector_float.tflite", "pitch_detector.onnx", "saved_model"):
         runner = load_runner(tiny_export / path)
-        assert set(runner.inputs) == {NAMES.AUDIO_BUFFER, "audio_state"}, path
-        assert set(runner.outputs) == {NAMES.PITCH, NAMES.CONFIDENCE, NAMES.HARMONICS, "audio_state_out"}, path
+        assert set(runner.inputs) == {NAMES.AUDIO_BUFFER, "audio_state", "octave_state"}, path
+        assert set(runner.outputs) == {NAMES.PITCH, NAMES.CONFIDENCE, NAMES.HARMONICS, "audio_state_out", "octave_state_out"}, path
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(tiny_export / "pitch_detector_int8.tflite"))
     names = {d["name"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
-    assert names == {NAMES.AUDIO_BUFFER, "audio_state", NAMES.PITCH, NAMES.CONFIDENCE, NAMES.HARMONICS, "audio_state_out"}
+    assert names == {
+        NAMES.AUDIO_BUFFER, "audio_state", "octave_state", NAMES.PITCH, NAMES.CONFIDENCE, NAMES.HARMONICS, "audio_state_out", "octave_state_out"
+    }  # fmt: skip
     ops = report["ops"]["tflite_int8"]
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "QUANTIZE"} <= set(ops)
     assert not any(op.startswith("FLEX") or op == "CUSTOM" for op in ops)
@@ -91,7 +114,9 @@ def test_export_files_names_and_parity(tiny_export):
 
 def test_onnx_takes_any_batch(tiny_export):
     runner = load_runner(tiny_export / "pitch_detector.onnx")
-    out = runner({NAMES.AUDIO_BUFFER: np.zeros((5, 512), np.float32), "audio_state": np.zeros((5, 1536), np.float32)})
+    out = runner(
+        {NAMES.AUDIO_BUFFER: np.zeros((5, 512), np.float32), "audio_state": np.zeros((5, 1536), np.float32), "octave_state": np.zeros((5, 3), np.float32)}
+    )
     assert out[NAMES.PITCH].shape == (5, 1) and out[NAMES.HARMONICS].shape == (5, 8)
 
 

@@ -95,7 +95,7 @@ def test_generic_layers_never_import_a_model_package():
 
 
 def test_state_tensor_names_are_written_only_in_the_contract():
-    names = {"audio_state", "read_offset", "log2_ratio", "audio_state_out", "read_offset_out", "log2_ratio_out", "_out"}
+    names = {"audio_state", "octave_state", "read_offset", "log2_ratio", "audio_state_out", "octave_state_out", "read_offset_out", "log2_ratio_out", "_out"}
     for name, path in MODULES.items():
         if name == "autotune_keras.contract":
             continue

@@ -2,7 +2,8 @@
 model.subharmonics; RPA and octave errors per margin and set of divisors), then the
 superharmonic check after the best of those (model.superharmonics, superharmonic_margin,
 superharmonic_min_nccf), then the low-pitch refinement (model.refine_below_hz,
-model.refine_min_nccf) after the best checks.
+model.refine_min_nccf) after the best checks, then the streaming octave hold
+(model.octave_hold_buffers, model.octave_hold_max_buffers) after the run's own decoding.
 
 The check divides a decoded pitch by k when the NCCF at k times its period beats the NCCF at the
 period by more than the margin (docs/DETECTOR.md). This streams a trained run's QAT (else float)
@@ -47,16 +48,19 @@ def main(
     super_min_nccf: tuple[float, ...] = (0.5, 0.8),
     refine_below_hz: tuple[float, ...] = (0.0, 150.0, 300.0, 600.0, 2000.0),
     refine_min_nccf: tuple[float, ...] = (0.8, 0.9),
+    hold_buffers: tuple[int, ...] = (0, 1, 2, 4, 8, 16),
+    hold_max_buffers: tuple[int, ...] = (4, 8, 16, 32),
 ) -> None:
     """Print RPA 50 and octave errors at each margin (0: no check) and each set of divisors
     (comma-separated, e.g. "2,3") on ``limit`` clips per folder; then, after the best of those, the
     same for each set of multipliers ("": off), margin and minimum NCCF of the superharmonic check;
     then, with the best checks, RPA at 50 / 25 / 10 cents for each setting of the low-pitch
-    refinement."""
+    refinement; last, RPA and octave errors of the run's own decoding followed by the octave hold
+    at each number of held buffers (0: off) and of buffers before an octave jump is taken."""
     trained = load_run(run)
     cfg, net = trained.experiment.model, trained.qat_net or trained.float_net
     clips = [clip for folder in records.split(",") for clip in load_clips(folder.strip(), split, limit)]
-    reads, nccfs, refs, voiced, confidence = [], [], [], [], []
+    reads, nccfs, refs, voiced, confidence, lengths = [], [], [], [], [], []
     for clip in clips:
         inputs = network.network_inputs(tf.constant(buffer_windows(clip.audio, cfg.context_samples)), cfg)
         outputs = net(inputs, training=False)
@@ -66,6 +70,7 @@ def main(
         _, ref, is_voiced = buffer_labels(clip, len(confidence[-1]), cfg.latency_samples)
         refs.append(ref)
         voiced.append(is_voiced)
+        lengths.append(len(ref))
     read, nccf = tf.concat(reads, axis=0), tf.concat(nccfs, axis=0)
     ref, is_voiced, conf = np.concatenate(refs), np.concatenate(voiced), np.concatenate(confidence)
     print(f"{len(clips)} clips of {records} [{split}], {int(is_voiced.sum())} voiced buffers, {run}")
@@ -112,6 +117,29 @@ def main(
                 f"{below:10.0f}{min_nccf:10.2f}{scores['rpa_50']:10.4f}{scores['rpa_25']:10.4f}{scores['rpa_10']:10.4f}"
                 f"{scores['median_abs_cents']:14.2f}"
             )
+    decoded = network.refine_pitch(network.superharmonic_check(network.subharmonic_check(read, nccf, cfg), nccf, cfg), nccf, cfg)
+    print(f"\noctave hold after the run's own decoding (hold 0: off)\n{'hold':>6}{'take_after':>12}{'rpa_50':>10}{'octave_errors':>15}")
+    for held in hold_buffers:
+        for take in hold_max_buffers if held > 0 else hold_max_buffers[:1]:
+            hold_cfg = dataclasses.replace(cfg, octave_hold_buffers=int(held), octave_hold_max_buffers=int(take))
+            held_pitch = streamed_octave_hold(decoded.numpy()[:, 0], conf, lengths, hold_cfg)
+            scores = pitch_metrics(ref, is_voiced, held_pitch, conf)
+            print(f"{held:6d}{take:12d}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}")
+
+
+def streamed_octave_hold(pitch: np.ndarray, confidence: np.ndarray, lengths: list[int], cfg: network.DetectorConfig) -> np.ndarray:
+    """``network.hold_octave`` run buffer by buffer over each clip (all clips as one batch, the
+    state zero at each clip's start), as the exported graph runs it; the clips concatenated."""
+    starts = np.cumsum([0, *lengths[:-1]])
+    steps = max(lengths)
+    index = np.minimum(starts[:, None] + np.arange(steps)[None, :], len(pitch) - 1)  # padded past each clip's end
+    pitches, confidences = tf.constant(pitch[index], tf.float32), tf.constant(confidence[index], tf.float32)
+    state, out = tf.zeros((len(lengths), network.OCTAVE_STATE_SIZE)), []
+    for step in range(steps):
+        held, state = network.hold_octave(pitches[:, step : step + 1], confidences[:, step : step + 1], state, cfg)
+        out.append(held)
+    held = tf.concat(out, axis=1).numpy()
+    return np.concatenate([held[i, :length] for i, length in enumerate(lengths)])
 
 
 if __name__ == "__main__":

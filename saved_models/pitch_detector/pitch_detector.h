@@ -2,6 +2,9 @@
 // Model: pitch_detector. Engine contract: autotune_keras/contract.py.
 // State: feed `audio_state_out` back as `audio_state` on the next buffer;
 // start a stream with zeros. The state is the last 1536 input samples (float32).
+// Feed `octave_state_out` back as `octave_state` too (zeros at stream start): the last confident pitch,
+// how many buffers it has held and how many were read an octave away; after 8 held buffers
+// an octave jump is folded back until it lasts 8 buffers.
 // Latency: the outputs describe the centre of the buffer 1 buffer(s) back: 768 samples.
 // Files: *_int8.tflite (INT8 network, float I/O), *_float.tflite, *.onnx and saved_model/ (float, dynamic batch).
 #ifndef AUTOTUNE_KERAS_PITCH_DETECTOR_H_
@@ -46,19 +49,21 @@ constexpr float kDefaultA4Hz = 440.0f;
 constexpr float kA4MinHz = 415.0f;
 constexpr float kA4MaxHz = 466.0f;
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = 0.323441058f;
-constexpr int kInt8NetworkInputZeroPoint = 2;
+constexpr float kInt8NetworkInputScale = 0.305972576f;
+constexpr int kInt8NetworkInputZeroPoint = 7;
 
-constexpr std::array<TensorInfo, 2> kInputs = {{
+constexpr std::array<TensorInfo, 3> kInputs = {{
     TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0.0f, 0, "", "serving_default_audio_buffer:0"},
     TensorInfo{"audio_state", DType::kFloat32, 2, {1, 1536, 0, 0}, 0.0f, 0, "audio_state_out", "serving_default_audio_state:0"},
+    TensorInfo{"octave_state", DType::kFloat32, 2, {1, 3, 0, 0}, 0.0f, 0, "octave_state_out", "serving_default_octave_state:0"},
 }};
 
-constexpr std::array<TensorInfo, 4> kOutputs = {{
-    TensorInfo{"pitch", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:3"},
+constexpr std::array<TensorInfo, 5> kOutputs = {{
+    TensorInfo{"pitch", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:4"},
     TensorInfo{"confidence", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:1"},
     TensorInfo{"harmonics", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:2"},
     TensorInfo{"audio_state_out", DType::kFloat32, 2, {1, 1536, 0, 0}, 0.0f, 0, "audio_state", "StatefulPartitionedCall:0"},
+    TensorInfo{"octave_state_out", DType::kFloat32, 2, {1, 3, 0, 0}, 0.0f, 0, "octave_state", "StatefulPartitionedCall:3"},
 }};
 
 constexpr std::array<Scale, 7> kScales = {{

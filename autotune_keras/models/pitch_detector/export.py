@@ -7,11 +7,13 @@ import numpy as np
 from autotune_keras import contract
 from autotune_keras.config import to_dict
 from autotune_keras.export.spec import ExportSpec, dataset_windows, parity_windows
+from autotune_keras.models.pitch_detector.network import OCTAVE_STATE_SIZE
 from autotune_keras.models.pitch_detector.run import DetectorRun
 from autotune_keras.models.pitch_detector.streaming import StreamingDetector
 
 NAMES = contract.PitchDetectorTensors
 STATE_OUT = contract.state_output(NAMES.AUDIO_STATE)
+OCTAVE_OUT = contract.state_output(NAMES.OCTAVE_STATE)
 # Stated tolerances: float formats against the float Keras model; INT8 against the QAT model.
 FLOAT_TOLERANCE = {"pitch_cents_p95": 1.0, "confidence_max_abs": 1e-4, "harmonics_max_abs": 1e-4, f"{STATE_OUT}_max_abs": 0.0}
 INT8_TOLERANCE = {
@@ -25,7 +27,9 @@ STREAMING_TOLERANCE = {"pitch_cents_p95": 1.0, "confidence_max_abs": 1e-4}
 
 
 def _split(windows: np.ndarray, context: int) -> dict[str, np.ndarray]:
-    return {NAMES.AUDIO_BUFFER: windows[:, context:], NAMES.AUDIO_STATE: windows[:, :context]}
+    """Windows as independent stream starts: buffer, audio state, zero octave state."""
+    octave = np.zeros((len(windows), OCTAVE_STATE_SIZE), np.float32)
+    return {NAMES.AUDIO_BUFFER: windows[:, context:], NAMES.AUDIO_STATE: windows[:, :context], NAMES.OCTAVE_STATE: octave}
 
 
 def export_spec(run: DetectorRun) -> ExportSpec:
@@ -46,6 +50,9 @@ def export_spec(run: DetectorRun) -> ExportSpec:
         notes=[
             f"State: feed `{STATE_OUT}` back as `{NAMES.AUDIO_STATE}` on the next buffer;",
             f"start a stream with zeros. The state is the last {cfg.context_samples} input samples (float32).",
+            f"Feed `{OCTAVE_OUT}` back as `{NAMES.OCTAVE_STATE}` too (zeros at stream start): the last confident pitch,",
+            f"how many buffers it has held and how many were read an octave away; after {cfg.octave_hold_buffers} held buffers",
+            f"an octave jump is folded back until it lasts {cfg.octave_hold_max_buffers} buffers.",
             f"Latency: the outputs describe the centre of the buffer {cfg.lookahead_buffers} buffer(s) back: {cfg.latency_samples} samples.",
             "Files: *_int8.tflite (INT8 network, float I/O), *_float.tflite, *.onnx and saved_model/ (float, dynamic batch).",
         ],

@@ -73,6 +73,11 @@ class DetectorConfig:
     # period (a parabola through the lags), where that peak reaches refine_min_nccf
     refine_below_hz: float = 300.0
     refine_min_nccf: float = 0.8
+    # streaming: once a confident pitch has held this many buffers (0: off), a reading an exact
+    # octave (or two) away is folded back into its octave until it has lasted octave_hold_max_buffers.
+    # Chosen on the validation splits (docs/BENCHMARKS.md)
+    octave_hold_buffers: int = 8
+    octave_hold_max_buffers: int = 8
 
     @property
     def window_samples(self) -> int:
@@ -326,6 +331,38 @@ def decode_and_check(logits: tf.Tensor, nccf_values: tf.Tensor, cfg: DetectorCon
     the subharmonic and superharmonic checks, then the low-pitch refinement."""
     checked = superharmonic_check(subharmonic_check(decode_pitch(logits, cfg), nccf_values, cfg), nccf_values, cfg)
     return refine_pitch(checked, nccf_values, cfg)
+
+
+OCTAVE_STATE_SIZE = 3  # last confident pitch, buffers it has held, buffers read an octave away
+OCTAVE_JUMP_CENTS = 50.0  # a reading within this of a whole number of octaves from the last is an octave jump
+SAME_NOTE_CENTS = 100.0  # a confident reading within this of the last one continues its run
+
+
+def hold_octave(pitch_hz: tf.Tensor, confidence: tf.Tensor, state: tf.Tensor, cfg: DetectorConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """Streaming octave hysteresis: pitch [b, 1], confidence [b, 1] and the octave state [b, 3]
+    (zeros at stream start) -> (pitch, next state). After a confident pitch has held
+    ``cfg.octave_hold_buffers`` buffers, a reading a whole number of octaves away (within 50
+    cents) is moved back into the held octave, until the new octave has lasted
+    ``cfg.octave_hold_max_buffers`` buffers (then it is taken: a real octave leap). A note read an
+    octave off for a few buffers in its middle (a harpsichord's, a sung vowel's second harmonic)
+    is an error no single window can rule out and the next buffers can; the delay is the cost only
+    of a legato octave leap."""
+    last, held, away = state[:, 0:1], state[:, 1:2], state[:, 2:3]
+    if cfg.octave_hold_buffers <= 0:
+        return pitch_hz, state
+    octaves = tf.math.log(tf.maximum(pitch_hz, 1.0) / tf.maximum(last, 1.0)) / math.log(2.0)
+    whole = tf.round(octaves)
+    jump = (last > 0.0) & (held >= cfg.octave_hold_buffers) & (whole != 0.0)
+    jump &= tf.abs(octaves - whole) * 1200.0 < OCTAVE_JUMP_CENTS
+    away_next = tf.where(jump, away + 1.0, 0.0)
+    fold = jump & (away_next < cfg.octave_hold_max_buffers)
+    out = tf.where(fold, pitch_hz * tf.pow(2.0, -whole), pitch_hz)
+    away_next = tf.where(away_next >= cfg.octave_hold_max_buffers, 0.0, away_next)
+    confident = confidence >= contract.CONFIDENCE_THRESHOLD
+    same_note = tf.abs(tf.math.log(tf.maximum(out, 1.0) / tf.maximum(last, 1.0))) * (1200.0 / math.log(2.0)) < SAME_NOTE_CENTS
+    held_next = tf.where(confident, tf.where((last > 0.0) & same_note, held + 1.0, 1.0), 0.0)
+    last_next = tf.where(confident, out, 0.0)
+    return out, tf.concat([last_next, held_next, away_next], axis=1)
 
 
 def pitch_targets(f0_hz: tf.Tensor, cfg: DetectorConfig) -> tf.Tensor:

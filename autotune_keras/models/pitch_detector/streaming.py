@@ -1,6 +1,7 @@
 """The engine-facing pitch detector: the network behind the contract's streaming signature, with
-the last ``context`` samples carried as an explicit state tensor. A buffer holding NaN or Inf is
-heard as silence: confidence 0 for it, and the state stays finite, so the next buffer is right."""
+the last ``context`` samples and the octave hysteresis (:func:`network.hold_octave`) carried as
+explicit state tensors. A buffer holding NaN or Inf is heard as silence: confidence 0 for it, and
+the state stays finite, so the next buffer is right."""
 
 from __future__ import annotations
 
@@ -9,20 +10,24 @@ import tensorflow as tf
 from autotune_keras import contract
 from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
 from autotune_keras.models.pitch_detector.network import (
+    OCTAVE_STATE_SIZE,
     DetectorConfig,
     calibrated_confidence,
     decode_and_check,
+    hold_octave,
     network_inputs,
 )
 from autotune_keras.tfk import keras
 
 
 class StreamingDetector(tf.Module):
-    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context]) ->
-    pitch, confidence, harmonics, audio_state_out."""
+    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context], octave_state [b,3])
+    -> pitch, confidence, harmonics, audio_state_out, octave_state_out."""
 
     STATE_IN = contract.PitchDetectorTensors.AUDIO_STATE
     STATE_OUT = contract.state_output(STATE_IN)
+    OCTAVE_IN = contract.PitchDetectorTensors.OCTAVE_STATE
+    OCTAVE_OUT = contract.state_output(OCTAVE_IN)
 
     def __init__(self, network: keras.Model, cfg: DetectorConfig, calibration: tuple[float, float] = (1.0, 0.0)):
         super().__init__(name="pitch_detector")
@@ -30,24 +35,29 @@ class StreamingDetector(tf.Module):
         self.cfg = cfg
         self.calibration = calibration  # confidence = sigmoid(a * voicing logit + b)
 
-    def __call__(self, audio_buffer: tf.Tensor, audio_state: tf.Tensor) -> dict[str, tf.Tensor]:
+    def __call__(self, audio_buffer: tf.Tensor, audio_state: tf.Tensor, octave_state: tf.Tensor) -> dict[str, tf.Tensor]:
         names = contract.PitchDetectorTensors
         audio_buffer, finite = silence_non_finite_rows(audio_buffer)
         window = tf.concat([finite_or_zero(audio_state), audio_buffer], axis=1)
         inputs = network_inputs(window, self.cfg)
         outputs = self.network(inputs, training=False)
         confidence = calibrated_confidence(outputs["voicing_logit"], self.calibration)
+        confidence = tf.where(finite, confidence, tf.zeros_like(confidence))
+        pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg)
+        pitch, octave_state = hold_octave(pitch, confidence, finite_or_zero(octave_state), self.cfg)
         return {
-            names.PITCH: decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg),
-            names.CONFIDENCE: tf.where(finite, confidence, tf.zeros_like(confidence)),
+            names.PITCH: pitch,
+            names.CONFIDENCE: confidence,
             names.HARMONICS: outputs["harmonics"],
             self.STATE_OUT: window[:, contract.BUFFER_SIZE :],
+            self.OCTAVE_OUT: octave_state,
         }
 
     def input_signature(self, batch: int | None = None) -> list[tf.TensorSpec]:
         return [
             tf.TensorSpec([batch, contract.BUFFER_SIZE], tf.float32, name=contract.PitchDetectorTensors.AUDIO_BUFFER),
             tf.TensorSpec([batch, self.cfg.context_samples], tf.float32, name=self.STATE_IN),
+            tf.TensorSpec([batch, OCTAVE_STATE_SIZE], tf.float32, name=self.OCTAVE_IN),
         ]
 
     def concrete_function(self, batch: int | None = None):
