@@ -28,7 +28,7 @@ from autotune_keras.config import SyntheticConfig
 from autotune_keras.data.synth import synthesize_phrase
 write_audio("runs/quickstart/demo/phrase.wav", synthesize_phrase(10_000, SyntheticConfig(phrase_seconds=6.0)).audio)
 PY
-$py -m autotune_keras.detect runs/quickstart/demo/phrase.wav --model saved_models/quickstart --plot
+$py -m autotune_keras.detect runs/quickstart/demo/phrase.wav --model saved_models/quickstart --plot --overwrite
 head -5 runs/quickstart/demo/phrase.f0.csv
 echo "== 4/8 evaluation report on the test split with noise at 20 dB SNR"
 $py -m autotune_keras.evaluate --model saved_models/quickstart --snr_db 20 --out runs/quickstart/evaluation
@@ -40,7 +40,7 @@ litert-benchmark --model saved_models/quickstart/pitch_detector_int8.tflite --nu
 echo "== 6/8 the pitch corrector (the detector guiding a resampling core): train, export, correct the phrase, report"
 $py -m autotune_keras.train --config configs/pitch_corrector.yaml --detector_run runs/quickstart --run_dir runs/quickstart_corrector --epochs 4 "${data[@]}"
 $py -m autotune_keras.export --checkpoint runs/quickstart_corrector --model pitch_corrector --out saved_models/quickstart_corrector --overwrite
-$py -m autotune_keras.correct runs/quickstart/demo/phrase.wav runs/quickstart/demo/phrase.corrected.wav --key C --scale MAJOR --model saved_models/quickstart_corrector
+$py -m autotune_keras.correct runs/quickstart/demo/phrase.wav runs/quickstart/demo/phrase.corrected.wav --key C --scale MAJOR --model saved_models/quickstart_corrector --overwrite
 $py -m autotune_keras.evaluate --model saved_models/quickstart_corrector --compare baseline --limit 4 --out runs/quickstart/evaluation_corrector
 echo "== 7/8 move the phrase's notes onto a 1/16 grid with the shipped timing model, then with classical slicing"
 $py -m autotune_keras.retime runs/quickstart/demo/phrase.wav runs/quickstart/demo/phrase.retimed.wav --tempo 120 --grid 1/16 --overwrite
