@@ -58,7 +58,7 @@ def test_octave_hold_folds_a_short_octave_jump_and_takes_a_lasting_one():
     cfg = detector.DetectorConfig(octave_hold_buffers=8, octave_hold_max_buffers=8)
     readings = [220.0] * 10 + [441.0] * 4 + [221.0] * 3 + [440.0] * 9 + [110.0] + [300.0] * 9
     confidences = [0.9] * len(readings)
-    confidences[-10] = 0.3  # an unsure buffer: what follows starts a new run
+    confidences[-10] = 0.1  # silence: what follows starts a new run
     state, out = tf.zeros((1, 3)), []
     for reading, confidence in zip(readings, confidences, strict=True):
         pitch, state = detector.hold_octave(tf.constant([[reading]]), tf.constant([[confidence]]), state, cfg)
@@ -67,8 +67,13 @@ def test_octave_hold_folds_a_short_octave_jump_and_takes_a_lasting_one():
     np.testing.assert_allclose(out[14:17], 221.0)
     np.testing.assert_allclose(out[17:24], 220.0)  # the new octave is folded for 7 buffers...
     np.testing.assert_allclose(out[24:26], 440.0)  # ...and taken on the 8th: a real leap
-    assert out[26] == 110.0  # unsure: reported as read, and no run is held after it
+    assert out[26] == 110.0  # silence: reported as read, and no run is held after it
     np.testing.assert_allclose(out[27:], 300.0)
+    state = tf.constant([[220.0, 10.0, 0.0]])  # 220 Hz held 10 buffers
+    for reading, confidence in [(440.0, 0.5), (441.0, 0.4), (220.0, 0.9)]:  # a fading stretch read an octave up
+        pitch, state = detector.hold_octave(tf.constant([[reading]]), tf.constant([[confidence]]), state, cfg)
+        assert abs(float(pitch[0, 0]) - 220.0) < 1.0
+    np.testing.assert_allclose(state.numpy(), [[220.0, 11.0, 0.0]])  # the unsure buffers kept the run
     off = detector.DetectorConfig(octave_hold_buffers=0)
     state = tf.constant([[220.0, 20.0, 0.0]])
     pitch, after = detector.hold_octave(tf.constant([[440.0]]), tf.constant([[0.9]]), state, off)

@@ -343,10 +343,12 @@ def hold_octave(pitch_hz: tf.Tensor, confidence: tf.Tensor, state: tf.Tensor, cf
     (zeros at stream start) -> (pitch, next state). After a confident pitch has held
     ``cfg.octave_hold_buffers`` buffers, a reading a whole number of octaves away (within 50
     cents) is moved back into the held octave, until the new octave has lasted
-    ``cfg.octave_hold_max_buffers`` buffers (then it is taken: a real octave leap). A note read an
-    octave off for a few buffers in its middle (a harpsichord's, a sung vowel's second harmonic)
-    is an error no single window can rule out and the next buffers can; the delay is the cost only
-    of a legato octave leap."""
+    ``cfg.octave_hold_max_buffers`` buffers (then it is taken: a real octave leap). Buffers below
+    the detection threshold but at or above ``contract.HOLD_CONFIDENCE`` (a fading or breathy
+    stretch of the same note) keep the held pitch and its run as they are; lower ones end it. A
+    note read an octave off for a few buffers in its middle or its tail (a harpsichord's, a sung
+    vowel's second harmonic, a decaying saw lead) is an error no single window can rule out and the
+    buffers before it can; the delay is the cost only of a legato octave leap."""
     last, held, away = state[:, 0:1], state[:, 1:2], state[:, 2:3]
     if cfg.octave_hold_buffers <= 0:
         return pitch_hz, state
@@ -359,9 +361,10 @@ def hold_octave(pitch_hz: tf.Tensor, confidence: tf.Tensor, state: tf.Tensor, cf
     out = tf.where(fold, pitch_hz * tf.pow(2.0, -whole), pitch_hz)
     away_next = tf.where(away_next >= cfg.octave_hold_max_buffers, 0.0, away_next)
     confident = confidence >= contract.CONFIDENCE_THRESHOLD
+    keeps = confidence >= contract.HOLD_CONFIDENCE  # an unsure stretch keeps the note held, as the corrector does
     same_note = tf.abs(tf.math.log(tf.maximum(out, 1.0) / tf.maximum(last, 1.0))) * (1200.0 / math.log(2.0)) < SAME_NOTE_CENTS
-    held_next = tf.where(confident, tf.where((last > 0.0) & same_note, held + 1.0, 1.0), 0.0)
-    last_next = tf.where(confident, out, 0.0)
+    held_next = tf.where(confident, tf.where((last > 0.0) & same_note, held + 1.0, 1.0), tf.where(keeps, held, 0.0))
+    last_next = tf.where(confident, out, tf.where(keeps, last, 0.0))
     return out, tf.concat([last_next, held_next, away_next], axis=1)
 
 
