@@ -220,7 +220,8 @@ class PeriodDoublingConfig:
     """Input only: voiced audio amplitude-modulated at half its pitch by a depth drawn from
     [min_depth, max_depth], so every other period is louder (as in reeds, brass and creaky voice)
     while the label keeps the pitch. The waveform then repeats at twice the labelled period more
-    exactly than at it, and the detector learns to keep the shorter period (docs/DETECTOR.md)."""
+    exactly than at it. Meant to teach the detector to keep the shorter period; it also taught
+    more readings an octave up and measured worse overall, so it is off (docs/DETECTOR.md)."""
 
     probability: float = _ranged(0.0, 0.0, 1.0)
     min_depth: float = _ranged(0.1, 0.0, 1.0)

@@ -245,8 +245,8 @@ SUBOCTAVE_SEARCH = 0.03  # an NCCF peak is looked for within +-3 % of a period
 def nccf_peak(nccf_values: tf.Tensor, lag: tf.Tensor) -> tf.Tensor:
     """Largest NCCF value within +-3 % of each lag in ``lag`` [b, m] (decimated samples) ->
     [b, m]; -2 where that range holds no lag of ``nccf_values`` [b, lags]. All m lags are read by
-    one gather of a few lags around each (not a mask over the whole axis per lag): the TFLite
-    graph then has a dozen ops for every peak a check needs instead of a dozen per peak."""
+    one gather of a few lags around each (not a mask over the whole axis per lag), so a check
+    costs the TFLite graph about a dozen ops, not a dozen for each peak it reads."""
     lags = nccf_values.shape[-1]
     reach = int(math.ceil(SUBOCTAVE_SEARCH * (lags - 1) / (1.0 - SUBOCTAVE_SEARCH))) + 2  # covers any range inside the axis
     candidates = tf.round(lag)[..., None] + tf.constant(np.arange(-reach, reach + 1, dtype=np.float32))  # [b, m, 2 reach + 1]
