@@ -169,7 +169,8 @@ class StreamingTimingAdjuster(tf.Module):
         # with no onset ahead the head returns to the plain latency: a note the network missed is
         # left where it was played instead of inheriting the shift of the note before it
         wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, tf.gather(shifts, following, batch_dims=1), 0.0))
-        low = start - since + float(cfg.hold)  # steady after the last attack
+        # steady after the last attack; a return to the plain latency (no onset ahead) waits longer
+        low = start - since + tf.where(has_next, float(cfg.hold), float(max(cfg.hold, cfg.return_hold)))
         # and before the next (a whole sample: a jump placed there is then not refused for landing
         # a fraction of a sample past it)
         high = tf.where(has_next, tf.floor(next_position - float(cfg.guard + cfg.crossfade)), BIG)
