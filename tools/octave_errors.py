@@ -3,6 +3,7 @@ how many the detector itself was confident about (>= the contract's 0.7) and how
 two buffers of a note change or a voicing edge. Streams the INT8 export as the engine does.
 
     python tools/octave_errors.py --model saved_models/pitch_detector --records tf_records/heldout_fluidr3,tf_records/soundfont,tf_records/voice --limit 60
+    python tools/octave_errors.py --model saved_models/pitch_detector --snr_db 20    # white noise added, as compare_detectors adds it
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ def main(
     split: str = "test",
     limit: int | None = 60,
     top: int = 15,
+    snr_db: float | None = None,
 ) -> None:
     """Print octave errors per family (share of voiced buffers, up / down, confident, near a
-    change) and the ``top`` instruments with the most; ``limit``: clips per record folder."""
+    change) and the ``top`` instruments with the most; ``limit``: clips per record folder;
+    ``snr_db``: white noise added to each clip first (None: clean)."""
     folders = [f.strip() for f in records.split(",")] if isinstance(records, str) else list(records)
     clips = [clip for folder in folders for clip in load_clips(folder, split, limit)]
-    streamed = stream_detector(load_runner(Path(model) / "pitch_detector_int8.tflite"), clips, latency_samples(model))
+    streamed = stream_detector(load_runner(Path(model) / "pitch_detector_int8.tflite"), clips, latency_samples(model), snr_db)
     voiced, errors, up, confident, near = Counter(), Counter(), Counter(), Counter(), Counter()
     per_instrument = Counter()
     for clip in streamed:
@@ -70,7 +73,8 @@ def main(
         confident[clip.family] += int(np.sum(wrong & (clip.confidence >= contract.CONFIDENCE_THRESHOLD)))
         near[clip.family] += int(np.sum(wrong & near_change(clip)))
         per_instrument[(clip.family, clip.instrument)] += int(np.sum(wrong))
-    print(f"{len(clips)} clips of {' + '.join(folders)} [{split}], {model}")
+    noise = f", white noise at {snr_db} dB SNR" if snr_db is not None else ""
+    print(f"{len(clips)} clips of {' + '.join(folders)} [{split}]{noise}, {model}")
     print(f"{'family':14}{'voiced':>8}{'octave errors':>15}{'share':>8}{'up':>6}{'down':>6}{'confident':>11}{'near change':>13}")
     for family in sorted(voiced):
         share = errors[family] / max(voiced[family], 1)

@@ -3,7 +3,9 @@ model.subharmonics; RPA and octave errors per margin and set of divisors), then 
 superharmonic check after the best of those (model.superharmonics, superharmonic_margin,
 superharmonic_min_nccf), then the low-pitch refinement (model.refine_below_hz,
 model.refine_min_nccf) after the best checks, then the streaming octave hold
-(model.octave_hold_buffers, model.octave_hold_max_buffers) after the run's own decoding.
+(model.octave_hold_buffers, model.octave_hold_max_buffers, model.octave_hold_keep_confidence)
+after the run's own decoding.
+``--snr_db`` adds white noise to every clip first (as compare_detectors does).
 
 The check divides a decoded pitch by k when the NCCF at k times its period beats the NCCF at the
 period by more than the margin (docs/DETECTOR.md). This streams a trained run's QAT (else float)
@@ -23,7 +25,7 @@ import fire
 import numpy as np
 import tensorflow as tf
 
-from autotune_keras.evaluation.clips import buffer_labels, buffer_windows, load_clips
+from autotune_keras.evaluation.clips import add_noise, buffer_labels, buffer_windows, load_clips
 from autotune_keras.evaluation.pitch_metrics import pitch_metrics
 from autotune_keras.models.pitch_detector import network
 from autotune_keras.models.pitch_detector.run import load_run
@@ -50,19 +52,24 @@ def main(
     refine_min_nccf: tuple[float, ...] = (0.8, 0.9),
     hold_buffers: tuple[int, ...] = (0, 1, 2, 4, 8, 16),
     hold_max_buffers: tuple[int, ...] = (4, 8, 16, 32),
+    hold_keep_confidences: tuple[float, ...] | None = None,
+    snr_db: float | None = None,
 ) -> None:
     """Print RPA 50 and octave errors at each margin (0: no check) and each set of divisors
     (comma-separated, e.g. "2,3") on ``limit`` clips per folder; then, after the best of those, the
     same for each set of multipliers ("": off), margin and minimum NCCF of the superharmonic check;
     then, with the best checks, RPA at 50 / 25 / 10 cents for each setting of the low-pitch
     refinement; last, RPA and octave errors of the run's own decoding followed by the octave hold
-    at each number of held buffers (0: off) and of buffers before an octave jump is taken."""
+    at each number of held buffers (0: off), of buffers before an octave jump is taken and of the
+    lowest confidence that keeps a held note (default: the run's own).
+    ``snr_db``: white noise added to every clip first."""
     trained = load_run(run)
     cfg, net = trained.experiment.model, trained.qat_net or trained.float_net
     clips = [clip for folder in records.split(",") for clip in load_clips(folder.strip(), split, limit)]
     reads, nccfs, refs, voiced, confidence, lengths = [], [], [], [], [], []
-    for clip in clips:
-        inputs = network.network_inputs(tf.constant(buffer_windows(clip.audio, cfg.context_samples)), cfg)
+    for i, clip in enumerate(clips):
+        audio = add_noise(clip.audio, snr_db, seed=i) if snr_db is not None else clip.audio
+        inputs = network.network_inputs(tf.constant(buffer_windows(audio, cfg.context_samples)), cfg)
         outputs = net(inputs, training=False)
         reads.append(network.decode_pitch(outputs["pitch_logits"], cfg))
         nccfs.append(inputs["nccf"])
@@ -73,7 +80,8 @@ def main(
         lengths.append(len(ref))
     read, nccf = tf.concat(reads, axis=0), tf.concat(nccfs, axis=0)
     ref, is_voiced, conf = np.concatenate(refs), np.concatenate(voiced), np.concatenate(confidence)
-    print(f"{len(clips)} clips of {records} [{split}], {int(is_voiced.sum())} voiced buffers, {run}")
+    noise = f", white noise at {snr_db} dB SNR" if snr_db is not None else ""
+    print(f"{len(clips)} clips of {records} [{split}]{noise}, {int(is_voiced.sum())} voiced buffers, {run}")
     print(f"{'divisors':>10}{'margin':>8}{'rpa_50':>10}{'octave_errors':>15}{'divided':>10}")
     best = (-1.0, cfg)
     for divisor_set in divisors:
@@ -118,13 +126,15 @@ def main(
                 f"{scores['median_abs_cents']:14.2f}"
             )
     decoded = network.refine_pitch(network.superharmonic_check(network.subharmonic_check(read, nccf, cfg), nccf, cfg), nccf, cfg)
-    print(f"\noctave hold after the run's own decoding (hold 0: off)\n{'hold':>6}{'take_after':>12}{'rpa_50':>10}{'octave_errors':>15}")
+    keeps = hold_keep_confidences or (cfg.octave_hold_keep_confidence,)
+    print(f"\noctave hold after the run's own decoding (hold 0: off)\n{'hold':>6}{'take_after':>12}{'keep_from':>11}{'rpa_50':>10}{'octave_errors':>15}")
     for held in hold_buffers:
         for take in hold_max_buffers if held > 0 else hold_max_buffers[:1]:
-            hold_cfg = dataclasses.replace(cfg, octave_hold_buffers=int(held), octave_hold_max_buffers=int(take))
-            held_pitch = streamed_octave_hold(decoded.numpy()[:, 0], conf, lengths, hold_cfg)
-            scores = pitch_metrics(ref, is_voiced, held_pitch, conf)
-            print(f"{held:6d}{take:12d}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}")
+            for keep in keeps if held > 0 else keeps[:1]:
+                hold_cfg = dataclasses.replace(cfg, octave_hold_buffers=int(held), octave_hold_max_buffers=int(take), octave_hold_keep_confidence=float(keep))
+                held_pitch = streamed_octave_hold(decoded.numpy()[:, 0], conf, lengths, hold_cfg)
+                scores = pitch_metrics(ref, is_voiced, held_pitch, conf)
+                print(f"{held:6d}{take:12d}{keep:11.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}")
 
 
 def streamed_octave_hold(pitch: np.ndarray, confidence: np.ndarray, lengths: list[int], cfg: network.DetectorConfig) -> np.ndarray:
