@@ -58,7 +58,7 @@ def test_octave_hold_folds_a_short_octave_jump_and_takes_a_lasting_one():
     cfg = detector.DetectorConfig(octave_hold_buffers=8, octave_hold_max_buffers=8)
     readings = [220.0] * 10 + [441.0] * 4 + [221.0] * 3 + [440.0] * 9 + [110.0] + [300.0] * 9
     confidences = [0.9] * len(readings)
-    confidences[-10] = 0.1  # silence: what follows starts a new run
+    confidences[-10] = 0.01  # silence: what follows starts a new run
     state, out = tf.zeros((1, 3)), []
     for reading, confidence in zip(readings, confidences, strict=True):
         pitch, state = detector.hold_octave(tf.constant([[reading]]), tf.constant([[confidence]]), state, cfg)

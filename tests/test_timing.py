@@ -207,7 +207,7 @@ def test_return_hold_keeps_a_moved_note_with_nothing_after_it_whole():
     note's extra delay that long after its onset before returning to the plain latency, so its
     attack comes out whole on the line. (Returning 23 ms after the onset, the default, skips part
     of the vowel's attack; the default stays because with the shipped network's missed onsets the
-    longer hold measured worse: docs/BENCHMARKS.md.)"""
+    longer hold measured no better: docs/BENCHMARKS.md.)"""
     from autotune_keras.engine.runners import ModuleRunner
     from autotune_keras.models.timing_adjuster.inference import Retimer
     from autotune_keras.models.timing_adjuster.oracle import TrueOnsets

@@ -4,7 +4,8 @@
 // start a stream with zeros. The state is the last 1536 input samples (float32).
 // Feed `octave_state_out` back as `octave_state` too (zeros at stream start): the last confident pitch,
 // how many buffers it has held and how many were read an octave away; after 8 held buffers
-// an octave jump is folded back until it lasts 8 buffers.
+// an octave jump is folded back until it lasts 8 buffers; buffers at confidence
+// >= 0.02 keep the held note, lower ones end it.
 // Latency: the outputs describe the centre of the buffer 1 buffer(s) back: 768 samples.
 // Files: *_int8.tflite (INT8 network, float I/O), *_float.tflite, *.onnx and saved_model/ (float, dynamic batch).
 #ifndef AUTOTUNE_KERAS_PITCH_DETECTOR_H_
@@ -49,8 +50,8 @@ constexpr float kDefaultA4Hz = 440.0f;
 constexpr float kA4MinHz = 415.0f;
 constexpr float kA4MaxHz = 466.0f;
 // Quantization of the INT8 network's input (after the float RMS normalisation inside the model).
-constexpr float kInt8NetworkInputScale = 0.305972576f;
-constexpr int kInt8NetworkInputZeroPoint = 7;
+constexpr float kInt8NetworkInputScale = 0.31805104f;
+constexpr int kInt8NetworkInputZeroPoint = -3;
 
 constexpr std::array<TensorInfo, 3> kInputs = {{
     TensorInfo{"audio_buffer", DType::kFloat32, 2, {1, 512, 0, 0}, 0.0f, 0, "", "serving_default_audio_buffer:0"},

@@ -78,6 +78,10 @@ class DetectorConfig:
     # Chosen on the validation splits (docs/BENCHMARKS.md)
     octave_hold_buffers: int = 8
     octave_hold_max_buffers: int = 8
+    # buffers below the detection threshold but at or above this confidence keep the held note (a
+    # decaying or noisy tail); lower ones (silence) end it. On the validation splits 0.02 beat the
+    # corrector's 0.2, clean and at 20 dB SNR (docs/BENCHMARKS.md)
+    octave_hold_keep_confidence: float = 0.02
 
     @property
     def window_samples(self) -> int:
@@ -344,7 +348,7 @@ def hold_octave(pitch_hz: tf.Tensor, confidence: tf.Tensor, state: tf.Tensor, cf
     ``cfg.octave_hold_buffers`` buffers, a reading a whole number of octaves away (within 50
     cents) is moved back into the held octave, until the new octave has lasted
     ``cfg.octave_hold_max_buffers`` buffers (then it is taken: a real octave leap). Buffers below
-    the detection threshold but at or above ``contract.HOLD_CONFIDENCE`` (a fading or breathy
+    the detection threshold but at or above ``cfg.octave_hold_keep_confidence`` (a fading or breathy
     stretch of the same note) keep the held pitch and its run as they are; lower ones end it. A
     note read an octave off for a few buffers in its middle or its tail (a harpsichord's, a sung
     vowel's second harmonic, a decaying saw lead) is an error no single window can rule out and the
@@ -361,7 +365,7 @@ def hold_octave(pitch_hz: tf.Tensor, confidence: tf.Tensor, state: tf.Tensor, cf
     out = tf.where(fold, pitch_hz * tf.pow(2.0, -whole), pitch_hz)
     away_next = tf.where(away_next >= cfg.octave_hold_max_buffers, 0.0, away_next)
     confident = confidence >= contract.CONFIDENCE_THRESHOLD
-    keeps = confidence >= contract.HOLD_CONFIDENCE  # an unsure stretch keeps the note held, as the corrector does
+    keeps = confidence >= cfg.octave_hold_keep_confidence  # an unsure stretch keeps the note held, as the corrector does
     same_note = tf.abs(tf.math.log(tf.maximum(out, 1.0) / tf.maximum(last, 1.0))) * (1200.0 / math.log(2.0)) < SAME_NOTE_CENTS
     held_next = tf.where(confident, tf.where((last > 0.0) & same_note, held + 1.0, 1.0), tf.where(keeps, held, 0.0))
     last_next = tf.where(confident, out, tf.where(keeps, last, 0.0))
