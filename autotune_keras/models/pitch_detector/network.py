@@ -365,7 +365,7 @@ def hold_octave(pitch_hz: tf.Tensor, confidence: tf.Tensor, state: tf.Tensor, cf
     out = tf.where(fold, pitch_hz * tf.pow(2.0, -whole), pitch_hz)
     away_next = tf.where(away_next >= cfg.octave_hold_max_buffers, 0.0, away_next)
     confident = confidence >= contract.CONFIDENCE_THRESHOLD
-    keeps = confidence >= cfg.octave_hold_keep_confidence  # an unsure stretch keeps the note held, as the corrector does
+    keeps = confidence >= cfg.octave_hold_keep_confidence  # an unsure stretch (a fading tail) keeps the note held
     same_note = tf.abs(tf.math.log(tf.maximum(out, 1.0) / tf.maximum(last, 1.0))) * (1200.0 / math.log(2.0)) < SAME_NOTE_CENTS
     held_next = tf.where(confident, tf.where((last > 0.0) & same_note, held + 1.0, 1.0), tf.where(keeps, held, 0.0))
     last_next = tf.where(confident, out, tf.where(keeps, last, 0.0))

@@ -50,8 +50,9 @@ class TimingConfig:
     max_shift: int = 4096  # the largest move (93 ms); the latency is set by it
     hold: int = 1024  # after an attack the read head plays on untouched this long (23 ms)
     guard: int = 256  # nor does it jump this close before the next attack
-    # with no onset queued, the head returns to the plain latency this long after the last attack
-    # (a missed note is then left where it was played, and the moved note keeps its attack whole)
+    # with no onset queued, the head returns to the plain latency this long after the last attack:
+    # short, a note the network missed is left where it was played; long, a moved note with nothing
+    # queued after it keeps its attack whole (measured no better with the v5 network: BENCHMARKS)
     return_hold: int = 1024
     crossfade: int = 256
     search: int = 64  # a jump goes to the best-matching lag within +- this of the wanted one (WSOLA)
