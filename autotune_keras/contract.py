@@ -95,7 +95,7 @@ class PitchDetectorTensors:
     CONFIDENCE = "confidence"
     HARMONICS = "harmonics"
     AUDIO_STATE = "audio_state"  # the last context samples
-    OCTAVE_STATE = "octave_state"  # [last confident pitch (Hz, 0: none), buffers it has held, buffers an octave away]
+    OCTAVE_STATE = "octave_state"  # [last confident pitch (Hz, 0: none), buffers it has held, buffers an octave away, (octave filter belief)]
     INPUTS = (AUDIO_BUFFER,)
     OUTPUTS = (PITCH, CONFIDENCE, HARMONICS)
     STATE = (AUDIO_STATE, OCTAVE_STATE)

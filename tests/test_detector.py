@@ -47,7 +47,7 @@ def test_streaming_model_equals_sliding_windows():
     module = StreamingDetector(detector.build_network(cfg), cfg)
     audio = harmonic_tone(220.0, 0.2)
     windows = buffer_windows(audio, cfg.context_samples)
-    state, octave = np.zeros((1, cfg.context_samples), np.float32), np.zeros((1, 3), np.float32)
+    state, octave = np.zeros((1, cfg.context_samples), np.float32), np.zeros((1, detector.octave_state_size(cfg)), np.float32)
     for i, window in enumerate(windows):
         out = module(tf.constant(audio[None, i * 512 : (i + 1) * 512]), tf.constant(state), tf.constant(octave))
         np.testing.assert_array_equal(tf.concat([state, audio[None, i * 512 : (i + 1) * 512]], 1).numpy(), window[None])
@@ -78,6 +78,34 @@ def test_octave_hold_folds_a_short_octave_jump_and_takes_a_lasting_one():
     state = tf.constant([[220.0, 20.0, 0.0]])
     pitch, after = detector.hold_octave(tf.constant([[440.0]]), tf.constant([[0.9]]), state, off)
     assert float(pitch[0, 0]) == 440.0 and np.array_equal(after.numpy(), state.numpy())
+
+
+def _bin_logits(cfg: detector.DetectorConfig, weights: dict[float, float]) -> tf.Tensor:
+    """Logits [1, bins] whose sigmoids are ``weight`` at each pitch (Hz) and a little elsewhere."""
+    probability = sum(w * detector.pitch_targets(tf.constant([hz]), cfg) for hz, w in weights.items()) + 0.001
+    probability = tf.clip_by_value(probability, 0.0, 0.999)
+    return tf.math.log(probability / (1.0 - probability))
+
+
+def test_octave_filter_keeps_the_octave_the_note_was_in_and_follows_a_new_note_at_once():
+    cfg = detector.DetectorConfig(octave_filter_radius_bins=8)
+    peak_hz = lambda peak: float(detector.decode_pitch(logits, cfg, peak)[0, 0])  # noqa: E731
+    belief = tf.zeros((1, cfg.n_bins))
+    octave_up = {440.0: 0.95, 220.0: 0.3}  # a vowel's second harmonic read strongest, its fundamental still there
+    for step, weights in enumerate([{220.0: 0.95}] * 10 + [octave_up] * 5 + [{330.0: 0.95}]):
+        logits = _bin_logits(cfg, weights)
+        peak, belief = detector.filter_octave(logits, belief, cfg)
+        want = 330.0 if step == 15 else 220.0  # the octave jump is held, the new note is taken on its first buffer
+        assert abs(1200 * np.log2(peak_hz(peak) / want)) < 10.0, step
+    assert abs(float(tf.reduce_sum(belief)) - 1.0) < 1e-4
+    logits = _bin_logits(cfg, octave_up)
+    peak, _ = detector.filter_octave(logits, tf.zeros((1, cfg.n_bins)), cfg)  # a cleared belief (silence before)
+    assert abs(1200 * np.log2(peak_hz(peak) / 440.0)) < 10.0  # nothing to lean on: the strongest bin
+    assert detector.octave_state_size(cfg) == 3 + cfg.n_bins
+    assert detector.octave_state_size(detector.DetectorConfig(octave_filter_radius_bins=0)) == 3
+    module = StreamingDetector(detector.build_network(cfg), cfg)  # the streaming graph carries the belief
+    out = module(tf.zeros((1, 512)), tf.zeros((1, cfg.context_samples)), tf.zeros((1, 3 + cfg.n_bins)))
+    assert out["octave_state_out"].shape == (1, 3 + cfg.n_bins)
 
 
 def test_decoding_recovers_pitch_between_bins():
@@ -119,9 +147,7 @@ def test_export_files_names_and_parity(tiny_export):
 
 def test_onnx_takes_any_batch(tiny_export):
     runner = load_runner(tiny_export / "pitch_detector.onnx")
-    out = runner(
-        {NAMES.AUDIO_BUFFER: np.zeros((5, 512), np.float32), "audio_state": np.zeros((5, 1536), np.float32), "octave_state": np.zeros((5, 3), np.float32)}
-    )
+    out = runner({name: np.zeros((5, *shape[1:]), np.float32) for name, shape in runner.inputs.items()})
     assert out[NAMES.PITCH].shape == (5, 1) and out[NAMES.HARMONICS].shape == (5, 8)
 
 

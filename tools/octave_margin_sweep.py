@@ -4,7 +4,9 @@ superharmonic check after the best of those (model.superharmonics, superharmonic
 superharmonic_min_nccf), then the low-pitch refinement (model.refine_below_hz,
 model.refine_min_nccf) after the best checks, then the streaming octave hold
 (model.octave_hold_buffers, model.octave_hold_max_buffers, model.octave_hold_keep_confidence)
-after the run's own decoding.
+after the run's own decoding; the causal octave filter
+(model.octave_filter_radius_bins, octave_filter_leak, octave_filter_reset_confidence) is swept
+before the hold.
 ``--snr_db`` adds white noise to every clip first (as compare_detectors does).
 
 The check divides a decoded pitch by k when the NCCF at k times its period beats the NCCF at the
@@ -20,6 +22,7 @@ validation splits and then read on the held-out ones.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import fire
 import numpy as np
@@ -53,6 +56,9 @@ def main(
     hold_buffers: tuple[int, ...] = (0, 1, 2, 4, 8, 16),
     hold_max_buffers: tuple[int, ...] = (4, 8, 16, 32),
     hold_keep_confidences: tuple[float, ...] | None = None,
+    filter_radius_bins: tuple[int, ...] = (0, 4, 8, 16),
+    filter_leaks: tuple[float, ...] = (0.001, 0.01, 0.05),
+    filter_reset_confidences: tuple[float, ...] = (0.2, 0.5),
     snr_db: float | None = None,
 ) -> None:
     """Print RPA 50 and octave errors at each margin (0: no check) and each set of divisors
@@ -66,19 +72,20 @@ def main(
     trained = load_run(run)
     cfg, net = trained.experiment.model, trained.qat_net or trained.float_net
     clips = [clip for folder in records.split(",") for clip in load_clips(folder.strip(), split, limit)]
-    reads, nccfs, refs, voiced, confidence, lengths = [], [], [], [], [], []
+    reads, logits, nccfs, refs, voiced, confidence, lengths = [], [], [], [], [], [], []
     for i, clip in enumerate(clips):
         audio = add_noise(clip.audio, snr_db, seed=i) if snr_db is not None else clip.audio
         inputs = network.network_inputs(tf.constant(buffer_windows(audio, cfg.context_samples)), cfg)
         outputs = net(inputs, training=False)
         reads.append(network.decode_pitch(outputs["pitch_logits"], cfg))
+        logits.append(outputs["pitch_logits"])
         nccfs.append(inputs["nccf"])
         confidence.append(network.calibrated_confidence(outputs["voicing_logit"], trained.calibration).numpy()[:, 0])
         _, ref, is_voiced = buffer_labels(clip, len(confidence[-1]), cfg.latency_samples)
         refs.append(ref)
         voiced.append(is_voiced)
         lengths.append(len(ref))
-    read, nccf = tf.concat(reads, axis=0), tf.concat(nccfs, axis=0)
+    read, nccf, logit = tf.concat(reads, axis=0), tf.concat(nccfs, axis=0), tf.concat(logits, axis=0)
     ref, is_voiced, conf = np.concatenate(refs), np.concatenate(voiced), np.concatenate(confidence)
     noise = f", white noise at {snr_db} dB SNR" if snr_db is not None else ""
     print(f"{len(clips)} clips of {records} [{split}]{noise}, {int(is_voiced.sum())} voiced buffers, {run}")
@@ -125,7 +132,19 @@ def main(
                 f"{below:10.0f}{min_nccf:10.2f}{scores['rpa_50']:10.4f}{scores['rpa_25']:10.4f}{scores['rpa_10']:10.4f}"
                 f"{scores['median_abs_cents']:14.2f}"
             )
-    decoded = network.refine_pitch(network.superharmonic_check(network.subharmonic_check(read, nccf, cfg), nccf, cfg), nccf, cfg)
+    print(
+        f"\noctave filter (radius 0: off) after the run's checks, then the run's octave hold\n"
+        f"{'radius':>8}{'leak':>8}{'reset':>8}{'rpa_50':>10}{'octave_errors':>15}"
+    )
+    for radius in filter_radius_bins:
+        for leak, reset in itertools.product(filter_leaks, filter_reset_confidences) if radius > 0 else [(filter_leaks[0], filter_reset_confidences[0])]:
+            filter_cfg = dataclasses.replace(cfg, octave_filter_radius_bins=int(radius), octave_filter_leak=float(leak), octave_filter_reset_confidence=float(reset))
+            peak = streamed_octave_filter(logit.numpy(), conf, lengths, filter_cfg) if radius > 0 else None
+            filtered = network.decode_and_check(logit, nccf, filter_cfg, peak).numpy()[:, 0]
+            scores = pitch_metrics(ref, is_voiced, streamed_octave_hold(filtered, conf, lengths, filter_cfg), conf)
+            print(f"{radius:8d}{leak:8.3f}{reset:8.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}")
+    peak = streamed_octave_filter(logit.numpy(), conf, lengths, cfg) if cfg.octave_filter_radius_bins > 0 else None
+    decoded = network.decode_and_check(logit, nccf, cfg, peak)
     keeps = hold_keep_confidences or (cfg.octave_hold_keep_confidence,)
     print(f"\noctave hold after the run's own decoding (hold 0: off)\n{'hold':>6}{'take_after':>12}{'keep_from':>11}{'rpa_50':>10}{'octave_errors':>15}")
     for held in hold_buffers:
@@ -137,14 +156,35 @@ def main(
                 print(f"{held:6d}{take:12d}{keep:11.2f}{scores['rpa_50']:10.4f}{scores['octave_errors']:15.4f}")
 
 
+def clip_batches(lengths: list[int], total: int) -> tuple[np.ndarray, int]:
+    """Indices [clips, steps] that lay the concatenated clips out as one batch (each clip padded
+    past its end with the last buffer), and the number of steps."""
+    starts = np.cumsum([0, *lengths[:-1]])
+    steps = max(lengths)
+    return np.minimum(starts[:, None] + np.arange(steps)[None, :], total - 1), steps
+
+
+def streamed_octave_filter(logits: np.ndarray, confidence: np.ndarray, lengths: list[int], cfg: network.DetectorConfig) -> tf.Tensor:
+    """``network.filter_octave`` run buffer by buffer over each clip (all clips as one batch, the
+    belief zero at each clip's start and cleared as the streaming model clears it) -> the peak bin
+    of every buffer [buffers, 1], the clips concatenated."""
+    index, steps = clip_batches(lengths, len(logits))
+    batched, confidences = tf.constant(logits[index], tf.float32), tf.constant(confidence[index], tf.float32)
+    belief, peaks = tf.zeros((len(lengths), cfg.n_bins)), []
+    for step in range(steps):
+        peak, belief = network.filter_octave(batched[:, step], belief, cfg)
+        belief = tf.where(confidences[:, step : step + 1] >= cfg.octave_filter_reset_confidence, belief, 0.0)
+        peaks.append(peak)
+    peak = tf.concat(peaks, axis=1).numpy()
+    return tf.constant(np.concatenate([peak[i, :length] for i, length in enumerate(lengths)])[:, None])
+
+
 def streamed_octave_hold(pitch: np.ndarray, confidence: np.ndarray, lengths: list[int], cfg: network.DetectorConfig) -> np.ndarray:
     """``network.hold_octave`` run buffer by buffer over each clip (all clips as one batch, the
     state zero at each clip's start), as the exported graph runs it; the clips concatenated."""
-    starts = np.cumsum([0, *lengths[:-1]])
-    steps = max(lengths)
-    index = np.minimum(starts[:, None] + np.arange(steps)[None, :], len(pitch) - 1)  # padded past each clip's end
+    index, steps = clip_batches(lengths, len(pitch))
     pitches, confidences = tf.constant(pitch[index], tf.float32), tf.constant(confidence[index], tf.float32)
-    state, out = tf.zeros((len(lengths), network.OCTAVE_STATE_SIZE)), []
+    state, out = tf.zeros((len(lengths), network.HOLD_STATE_SIZE)), []
     for step in range(steps):
         held, state = network.hold_octave(pitches[:, step : step + 1], confidences[:, step : step + 1], state, cfg)
         out.append(held)

@@ -7,7 +7,7 @@ import numpy as np
 from autotune_keras import contract
 from autotune_keras.config import to_dict
 from autotune_keras.export.spec import ExportSpec, dataset_windows, parity_windows
-from autotune_keras.models.pitch_detector.network import OCTAVE_STATE_SIZE
+from autotune_keras.models.pitch_detector.network import DetectorConfig, octave_state_size
 from autotune_keras.models.pitch_detector.run import DetectorRun
 from autotune_keras.models.pitch_detector.streaming import StreamingDetector
 
@@ -26,9 +26,10 @@ INT8_TOLERANCE = {
 STREAMING_TOLERANCE = {"pitch_cents_p95": 1.0, "confidence_max_abs": 1e-4}
 
 
-def _split(windows: np.ndarray, context: int) -> dict[str, np.ndarray]:
+def _split(windows: np.ndarray, cfg: DetectorConfig) -> dict[str, np.ndarray]:
     """Windows as independent stream starts: buffer, audio state, zero octave state."""
-    octave = np.zeros((len(windows), OCTAVE_STATE_SIZE), np.float32)
+    context = cfg.context_samples
+    octave = np.zeros((len(windows), octave_state_size(cfg)), np.float32)
     return {NAMES.AUDIO_BUFFER: windows[:, context:], NAMES.AUDIO_STATE: windows[:, :context], NAMES.OCTAVE_STATE: octave}
 
 
@@ -39,12 +40,12 @@ def export_spec(run: DetectorRun) -> ExportSpec:
     representative = []
     if run.qat_net is None:  # post-training quantization: calibrate on augmented training windows
         calibration = dataset_windows(exp.pipeline, "train", 256, cfg.window_samples, training=True)
-        representative = [_split(w[None, :], cfg.context_samples) for w in calibration]
+        representative = [_split(w[None, :], cfg) for w in calibration]
     return ExportSpec(
         signature=contract.PITCH_DETECTOR,
         float_module=StreamingDetector(run.float_net, cfg, run.calibration),
         int8_module=StreamingDetector(run.qat_net or run.float_net, cfg, run.calibration),
-        feeds=_split(windows, cfg.context_samples),
+        feeds=_split(windows, cfg),
         float_tolerance=FLOAT_TOLERANCE,
         int8_tolerance=INT8_TOLERANCE,
         notes=[
@@ -53,7 +54,14 @@ def export_spec(run: DetectorRun) -> ExportSpec:
             f"Feed `{OCTAVE_OUT}` back as `{NAMES.OCTAVE_STATE}` too (zeros at stream start): the last confident pitch,",
             f"how many buffers it has held and how many were read an octave away; after {cfg.octave_hold_buffers} held buffers",
             f"an octave jump is folded back until it lasts {cfg.octave_hold_max_buffers} buffers; buffers at confidence",
-            f">= {cfg.octave_hold_keep_confidence:g} keep the held note, lower ones end it.",
+            f">= {cfg.octave_hold_keep_confidence:g} keep the held note, lower ones end it."
+            + (
+                f" After those three values the octave state carries the octave filter's belief over the {cfg.n_bins}"
+                f" pitch bins ({cfg.cents_per_bin:g}-cent bins from {contract.PITCH_MIN_HZ:g} Hz): it picks each reading's octave; a buffer"
+                f" below confidence {cfg.octave_filter_reset_confidence:g} clears it."
+                if cfg.octave_filter_radius_bins > 0
+                else ""
+            ),
             f"Latency: the outputs describe the centre of the buffer {cfg.lookahead_buffers} buffer(s) back: {cfg.latency_samples} samples.",
             "Files: *_int8.tflite (INT8 network, float I/O), *_float.tflite, *.onnx and saved_model/ (float, dynamic batch).",
         ],

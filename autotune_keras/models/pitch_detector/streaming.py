@@ -10,18 +10,21 @@ import tensorflow as tf
 from autotune_keras import contract
 from autotune_keras.models.layers import finite_or_zero, silence_non_finite_rows
 from autotune_keras.models.pitch_detector.network import (
-    OCTAVE_STATE_SIZE,
+    HOLD_STATE_SIZE,
     DetectorConfig,
     calibrated_confidence,
     decode_and_check,
+    filter_octave,
     hold_octave,
     network_inputs,
+    octave_state_size,
 )
 from autotune_keras.tfk import keras
 
 
 class StreamingDetector(tf.Module):
-    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context], octave_state [b,3])
+    """The engine-facing model: (audio_buffer [b,512], audio_state [b,context], octave_state
+    [b,3 + bins]: the octave hold's three values, then the octave filter's belief over the bins)
     -> pitch, confidence, harmonics, audio_state_out, octave_state_out."""
 
     STATE_IN = contract.PitchDetectorTensors.AUDIO_STATE
@@ -43,8 +46,15 @@ class StreamingDetector(tf.Module):
         outputs = self.network(inputs, training=False)
         confidence = calibrated_confidence(outputs["voicing_logit"], self.calibration)
         confidence = tf.where(finite, confidence, tf.zeros_like(confidence))
-        pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg)
-        pitch, octave_state = hold_octave(pitch, confidence, finite_or_zero(octave_state), self.cfg)
+        octave_state = finite_or_zero(octave_state)
+        hold_state, belief = octave_state[:, :HOLD_STATE_SIZE], octave_state[:, HOLD_STATE_SIZE:]
+        peak = None
+        if self.cfg.octave_filter_radius_bins > 0:
+            peak, belief = filter_octave(outputs["pitch_logits"], belief, self.cfg)
+            belief = tf.where(confidence >= self.cfg.octave_filter_reset_confidence, belief, tf.zeros_like(belief))
+        pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg, peak)
+        pitch, hold_state = hold_octave(pitch, confidence, hold_state, self.cfg)
+        octave_state = tf.concat([hold_state, belief], axis=1)
         return {
             names.PITCH: pitch,
             names.CONFIDENCE: confidence,
@@ -57,7 +67,7 @@ class StreamingDetector(tf.Module):
         return [
             tf.TensorSpec([batch, contract.BUFFER_SIZE], tf.float32, name=contract.PitchDetectorTensors.AUDIO_BUFFER),
             tf.TensorSpec([batch, self.cfg.context_samples], tf.float32, name=self.STATE_IN),
-            tf.TensorSpec([batch, OCTAVE_STATE_SIZE], tf.float32, name=self.OCTAVE_IN),
+            tf.TensorSpec([batch, octave_state_size(self.cfg)], tf.float32, name=self.OCTAVE_IN),
         ]
 
     def concrete_function(self, batch: int | None = None):
