@@ -229,6 +229,18 @@ class PeriodDoublingConfig:
 
 
 @dataclass
+class WeakFundamentalConfig:
+    """Input only: the first harmonic of the labelled pitch turned down by [min_db, max_db] where
+    voiced (a vowel whose first formant lifts the second harmonic, a reed's weak fundamental)
+    while the label keeps the pitch, which the third harmonic and the waveform's period still show.
+    Meant to teach the detector not to read such a note an octave high."""
+
+    probability: float = _ranged(0.0, 0.0, 1.0)
+    min_db: float = _ranged(6.0, 0.0, 60.0)
+    max_db: float = _ranged(24.0, 0.0, 60.0)
+
+
+@dataclass
 class AugmentConfig:
     """The on-the-fly augmentations, each with a probability and a range."""
 
@@ -241,6 +253,7 @@ class AugmentConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     colour: ColourConfig = field(default_factory=ColourConfig)
     period_doubling: PeriodDoublingConfig = field(default_factory=PeriodDoublingConfig)
+    weak_fundamental: WeakFundamentalConfig = field(default_factory=WeakFundamentalConfig)
 
     def validate(self) -> None:
         """Cross-field checks."""
@@ -252,6 +265,8 @@ class AugmentConfig:
             raise ConfigError("augment.dynamics.min_ratio: must not exceed max_ratio")
         if self.period_doubling.min_depth > self.period_doubling.max_depth:
             raise ConfigError("augment.period_doubling.min_depth: must not exceed max_depth")
+        if self.weak_fundamental.min_db > self.weak_fundamental.max_db:
+            raise ConfigError("augment.weak_fundamental.min_db: must not exceed max_db")
 
 
 @dataclass

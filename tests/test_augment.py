@@ -18,7 +18,7 @@ SOURCE = int(np.ceil(WINDOW * augment.max_read_rate(AugmentConfig()) / HOP) + 2)
 
 def only(name: str, **settings) -> AugmentConfig:
     """A config with one augmentation always on and the rest off."""
-    names = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise", "colour", "period_doubling")
+    names = ("pitch_shift", "time_stretch", "formant_shift", "reverb", "dynamics", "noise", "colour", "period_doubling", "weak_fundamental")
     data = {n: {"probability": 1.0 if n == name else 0.0} for n in names}
     data[name].update(settings)
     return from_dict(AugmentConfig, data)
@@ -222,3 +222,21 @@ def test_period_doubling_repeats_the_wave_at_twice_the_period_and_keeps_the_labe
 
     ratios = [alternation(offset) for offset in range(0, period, 7)]
     assert max(max(ratios), 1 / min(ratios)) > 1.5  # every other period louder (depth 0.4: up to 2.8x)
+
+
+def test_weak_fundamental_turns_the_first_harmonic_down_and_keeps_the_rest_and_the_label():
+    f0 = 350.0  # a sung vowel's pitch where its first formant lifts the second harmonic
+    example = example_from(harmonic_tone(f0, 1.0)[:SOURCE], f0)
+    out = run(only("weak_fundamental", min_db=20.0, max_db=20.0), example)  # 20 dB every time
+
+    def level_db(audio: np.ndarray, hz: float) -> float:
+        spectrum = np.abs(np.fft.rfft(audio[2048:-2048] * np.hanning(len(audio) - 4096)))
+        freqs = np.fft.rfftfreq(len(audio) - 4096, 1 / SR)
+        return float(20 * np.log10(spectrum[np.abs(freqs - hz) < 0.03 * hz].max()))
+
+    source = example["audio"].numpy()[:WINDOW]
+    assert level_db(out["audio"], f0) - level_db(source, f0) == pytest.approx(-20.0, abs=2.0)
+    for k in (2, 3):
+        assert abs(level_db(out["audio"], k * f0) - level_db(source, k * f0)) < 1.0  # the harmonics stay
+    np.testing.assert_array_equal(out["target_audio"], source)  # the input only
+    np.testing.assert_allclose(out["f0_hz"], example["f0_hz"].numpy()[: WINDOW // HOP], rtol=1e-5)  # the label keeps the pitch

@@ -6,7 +6,7 @@ batch of ops. Geometric transforms (pitch shift, time stretch) move the truth, s
 to every audio track and to the labels; acoustic transforms (formant shift, reverb, colouration,
 dynamics) describe the recording, so the input and its paired targets get the same draw; period
 doubling (a detector's lesson: keep the labelled period where the sound repeats at twice it) is
-applied to the input only, and so is noise, drawn per training window (the chain before it may
+and a weakened fundamental are applied to the input only, and so is noise, drawn per training window (the chain before it may
 cover several consecutive windows with one draw).
 """
 
@@ -255,6 +255,23 @@ def double_period(x: tf.Tensor, f0_hz: tf.Tensor, hop: int, depth: tf.Tensor, ph
     return x * (1.0 + tf.cast(depth, tf.float32) * tf.cast(f0 > 0, tf.float32) * tf.cos(half_phase))
 
 
+def weaken_fundamental(x: tf.Tensor, f0_hz: tf.Tensor, hop: int, cut_db: tf.Tensor, sample_rate: int) -> tf.Tensor:
+    """``x [N]`` with the first harmonic of the pitch in ``f0_hz`` (frame ``i`` at sample
+    ``i * hop``) turned down by ``cut_db`` where voiced: each STFT frame is multiplied by a
+    Gaussian dip at its labelled pitch, a quarter of the pitch wide (the second harmonic, a whole pitch
+    away, keeps its level)."""
+    n = tf.shape(x)[-1]
+    pad = STFT_SIZE
+    spec = _stft(_edge_pad(x, pad), FORMANT_HOP)  # [frames, bins]
+    centres = tf.range(tf.shape(spec)[0]) * FORMANT_HOP + STFT_SIZE // 2 - pad  # in samples of x
+    label = tf.clip_by_value((centres + hop // 2) // hop, 0, tf.shape(f0_hz)[0] - 1)
+    f0 = tf.gather(tf.cast(f0_hz, tf.float32), label)[:, None]
+    freqs = tf.range(STFT_SIZE // 2 + 1, dtype=tf.float32)[None, :] * (sample_rate / STFT_SIZE)
+    dip = tf.exp(-0.5 * tf.square((freqs - f0) / tf.maximum(0.25 * f0, 1.0))) * tf.cast(f0 > 0, tf.float32)
+    gain = 1.0 - (1.0 - tf.pow(10.0, -tf.cast(cut_db, tf.float32) / 20.0)) * dip
+    return _pad_end(_istft(spec * tf.complex(gain, tf.zeros_like(gain)), FORMANT_HOP)[..., pad : pad + n], n)
+
+
 def add_input_noise(example: dict, cfg: NoiseConfig, seed: tf.Tensor) -> dict:
     """Noise on the input track only, drawn per window: ``example["audio"]`` is ``[windows, N]``;
     sets ``snr_db [windows]`` (inf where no noise was added). The paired targets stay clean."""
@@ -349,6 +366,14 @@ def augment_example(example: dict, cfg: AugmentConfig, window: int, hop: int, sa
     if pd.probability > 0:  # input only: the pitch label, and any paired target, stay as they are
         depth = tf.where(happens(23, pd.probability), draw(24, pd.min_depth, pd.max_depth), 0.0)
         out["audio"] = double_period(out["audio"], out["f0_hz"], hop, depth, draw(25, 0.0, 2.0 * math.pi), sample_rate)
+    wf = cfg.weak_fundamental
+    if wf.probability > 0:  # input only, as period doubling (its draws from a seed of their own)
+        extra = tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seeds[25], 1), num=2)
+        use = tf.random.stateless_uniform([], seed=extra[0]) < wf.probability
+        cut_db = tf.random.stateless_uniform([], seed=extra[1], minval=wf.min_db, maxval=wf.max_db)
+        audio = out["audio"]
+        out["audio"] = tf.cond(use, lambda: weaken_fundamental(audio, out["f0_hz"], hop, cut_db, sample_rate), lambda: audio)
+        out["audio"].set_shape(audio.shape)
 
     out["snr_db"] = tf.constant(float("inf"))  # until add_input_noise
     return out
