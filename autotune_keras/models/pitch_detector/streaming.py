@@ -47,14 +47,15 @@ class StreamingDetector(tf.Module):
         confidence = calibrated_confidence(outputs["voicing_logit"], self.calibration)
         confidence = tf.where(finite, confidence, tf.zeros_like(confidence))
         octave_state = finite_or_zero(octave_state)
-        hold_state, belief = octave_state[:, :HOLD_STATE_SIZE], octave_state[:, HOLD_STATE_SIZE:]
-        peak = None
-        if self.cfg.octave_filter_radius_bins > 0:
-            peak, belief = filter_octave(outputs["pitch_logits"], belief, self.cfg)
+        if self.cfg.octave_filter_radius_bins > 0:  # off, the graph is the hold's alone
+            peak, belief = filter_octave(outputs["pitch_logits"], octave_state[:, HOLD_STATE_SIZE:], self.cfg)
             belief = tf.where(confidence >= self.cfg.octave_filter_reset_confidence, belief, tf.zeros_like(belief))
-        pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg, peak)
-        pitch, hold_state = hold_octave(pitch, confidence, hold_state, self.cfg)
-        octave_state = tf.concat([hold_state, belief], axis=1)
+            pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg, peak)
+            pitch, hold_state = hold_octave(pitch, confidence, octave_state[:, :HOLD_STATE_SIZE], self.cfg)
+            octave_state = tf.concat([hold_state, belief], axis=1)
+        else:
+            pitch = decode_and_check(outputs["pitch_logits"], inputs["nccf"], self.cfg)
+            pitch, octave_state = hold_octave(pitch, confidence, octave_state, self.cfg)
         return {
             names.PITCH: pitch,
             names.CONFIDENCE: confidence,
