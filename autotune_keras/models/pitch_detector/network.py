@@ -60,15 +60,15 @@ class DetectorConfig:
     bin_evidence_filters: int = 8
     # decoding: divide a pitch by k (the smallest of `subharmonics` that qualifies) where the
     # period k times as long is more periodic by this much (NCCF); 0: off. Chosen on the
-    # validation splits (docs/BENCHMARKS.md)
-    suboctave_margin: float = 0.3
+    # validation splits (docs/BENCHMARKS.md; 0.3 until detector v16)
+    suboctave_margin: float = 0.4
     subharmonics: tuple[int, ...] = (2, 3, 4)  # 2: octave, 3: twelfth, 4: two octaves
     # decoding: multiply a pitch by k (the largest of `superharmonics` that qualifies) where the
     # period k times as short is as periodic, within this margin (NCCF), and at least
     # superharmonic_min_nccf; empty: off. Chosen on the validation splits (docs/BENCHMARKS.md)
     superharmonics: tuple[int, ...] = (2,)  # (2, 4) and (2, 3, 4) measured no better
     superharmonic_margin: float = 0.1
-    superharmonic_min_nccf: float = 0.5
+    superharmonic_min_nccf: float = 0.3  # 0.5 until detector v16: in noise the NCCF falls
     # decoding: below this pitch (Hz; 0: never) the reading moves to the NCCF's peak near its
     # period (a parabola through the lags), where that peak reaches refine_min_nccf
     refine_below_hz: float = 300.0
