@@ -5,9 +5,10 @@ the audio transforms take ``[..., N]``, so an example's tracks go through each o
 batch of ops. Geometric transforms (pitch shift, time stretch) move the truth, so they apply
 to every audio track and to the labels; acoustic transforms (formant shift, reverb, colouration,
 dynamics) describe the recording, so the input and its paired targets get the same draw; period
-doubling (a detector's lesson: keep the labelled period where the sound repeats at twice it) is
-and a weakened fundamental are applied to the input only, and so is noise, drawn per training window (the chain before it may
-cover several consecutive windows with one draw).
+doubling (a detector's lesson: keep the labelled period where the sound repeats at twice it) and a
+weakened fundamental (keep it where the second harmonic is louder) are applied to the input only,
+and so is noise, drawn per training window (the chain before it may cover several consecutive
+windows with one draw).
 """
 
 from __future__ import annotations
