@@ -74,7 +74,7 @@ def main(
     else:
         from autotune_keras.engine.exports import latency_samples, shipped_model
         from autotune_keras.engine.runners import ModelLoadError, load_runner
-        from autotune_keras.models.timing_adjuster.inference import Retimer
+        from autotune_keras.models.timing_adjuster.inference import Retimer, lookahead_samples
 
         path = Path(model) if model else shipped_model("timing_adjuster")
         try:
@@ -84,7 +84,7 @@ def main(
             raise FileNotFoundError(f"{error}{hint}") from None
         if contract.TimingTensors.MUSICAL_CONTEXT not in runner.inputs:
             raise ValueError(f"{path}: not a timing model (inputs: {', '.join(runner.inputs)})")
-        retimed = Retimer(runner, latency_samples(path)).run(audio, tempo, step_beats, phase, strength, progress=True)["audio"]
+        retimed = Retimer(runner, latency_samples(path), lookahead_samples(path)).run(audio, tempo, step_beats, phase, strength, progress=True)["audio"]
     if rate != contract.SAMPLE_RATE:
         import librosa
 

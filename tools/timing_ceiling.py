@@ -99,7 +99,7 @@ def main(run: str = "runs/timing_adjuster", records: str = "tf_records/heldout_f
         inputs, oracle = [], []
         for clip in clips:
             module = StreamingTimingAdjuster(TrueOnsets(clip.onsets[clip.onsets > 0], cfg), cfg)
-            out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples).run(clip.audio, clip.tempo, 0.25, clip.grid()[1])["audio"]
+            out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead).run(clip.audio, clip.tempo, 0.25, clip.grid()[1])["audio"]
             inputs.append(deviations(clip, clip.audio))
             oracle.append(deviations(clip, out))
         (ri, mi), (ro, mo) = _rms_median(inputs), _rms_median(oracle)

@@ -8,7 +8,7 @@ from autotune_keras.engine.runners import load_runner
 from autotune_keras.evaluation import EvaluationRequest
 from autotune_keras.evaluation.clips import load_timing_clips
 from autotune_keras.evaluation.timing import evaluate_timing
-from autotune_keras.models.timing_adjuster.inference import Retimer
+from autotune_keras.models.timing_adjuster.inference import Retimer, lookahead_samples
 
 DEFAULT_RECORDS = ["tf_records/heldout_fluidr3", "tf_records/soundfont", "tf_records/voice"]
 
@@ -25,7 +25,7 @@ def evaluate(request: EvaluationRequest) -> dict:
         raise FileNotFoundError(f"{', '.join(map(str, folders))}: no '{request.split}' phrases with on-grid twins")
     systems = {"input": lambda clip: clip.audio}
     for model, label in zip(request.models, request.labels, strict=True):
-        retimer = Retimer(load_runner(model), latency_samples(model))
+        retimer = Retimer(load_runner(model), latency_samples(model), lookahead_samples(model))
         systems[label] = lambda clip, retimer=retimer: retimer.run(clip.audio, clip.tempo, 0.25, clip.grid()[1])["audio"]
     if request.compare_baseline:
         systems["slicing baseline"] = lambda clip: slice_retime(clip.audio, clip.tempo, 0.25, clip.grid()[1])

@@ -32,11 +32,19 @@ def estimate_phase(audio: np.ndarray, tempo: float, step_beats: float) -> float:
     return float((-angle / (2 * np.pi)) % 1.0)
 
 
+def lookahead_samples(model) -> int:
+    """The onset network's look-ahead from the export report beside ``model`` (0 when absent)."""
+    from autotune_keras.engine.exports import export_report
+
+    report = export_report(model)
+    return int((report or {}).get("config", {}).get("lookahead", 0))
+
+
 class Retimer:
     """A timing model streamed over whole signals."""
 
-    def __init__(self, runner, latency: int):
-        self.runner, self.latency = runner, int(latency)
+    def __init__(self, runner, latency: int, lookahead: int = 0):
+        self.runner, self.latency, self.lookahead = runner, int(latency), int(lookahead)
 
     def run(self, audio: np.ndarray, tempo: float, step_beats: float, phase: float, strength: float = 1.0,
             progress: bool = False) -> dict:  # fmt: skip
@@ -45,9 +53,10 @@ class Retimer:
         latency removed) and the per-call timing confidence.
 
         A signal that starts mid-note (sound in its first 10 ms) is streamed with strength 0 in
-        the first call: the jump from silence the model hears there is where the file was cut,
-        not a note played off the grid, so it is not moved (nor is a note starting in the
-        first 23 ms)."""
+        the call whose onset network analyses the first sample (the first call, or a later one
+        with a ``lookahead`` of a sequence or more; the calls before hear only silence): the jump
+        from silence the model hears there is where the file was cut, not a note played off the
+        grid, so it is not moved (nor is a note starting in the same 2048 samples)."""
         sequence = self.runner.signature.buffer_size
         step = grid_step_samples(tempo, step_beats)
         tempo_feed = np.array([[tempo]], np.float32)
@@ -56,7 +65,7 @@ class Retimer:
 
         def controls(i: int, _buffer: np.ndarray) -> dict[str, np.ndarray]:
             at = (phase + i * sequence / step) % 1.0
-            force = 0.0 if (cut_in and i == 0) else strength
+            force = 0.0 if (cut_in and i * sequence <= self.lookahead) else strength
             return {NAMES.TARGET_TEMPO: tempo_feed, NAMES.MUSICAL_CONTEXT: np.array([[step_beats, at, force]], np.float32)}
 
         padded = np.concatenate([np.asarray(audio, np.float32), np.zeros(self.latency + sequence, np.float32)])

@@ -113,7 +113,7 @@ class StreamedTiming(keras.callbacks.Callback):
         from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
 
         runner = ModuleRunner(StreamingTimingAdjuster(self.model, self.cfg), contract.TIMING_ADJUSTER)
-        scores, outputs = streamed_scores(Retimer(runner, self.cfg.latency_samples), self.clips)
+        scores, outputs = streamed_scores(Retimer(runner, self.cfg.latency_samples, self.cfg.lookahead), self.clips)
         if logs is not None:
             logs.update({f"val_{k}": v for k, v in scores.items()})
         with self.writer.as_default():
