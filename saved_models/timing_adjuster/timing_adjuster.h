@@ -3,7 +3,7 @@
 // State: feed every `X_out` back as `X` on the next call; start a stream with zeros. Call it every 2048 samples.
 // musical_context = [grid_step_beats, grid_phase, strength]: grid step in beats (1/4 note = 1, 1/8 = 0.5, 1/16 = 0.25, 1/8T = 1/3),
 // the grid's phase at the sequence's first sample in grid steps (0..1), strength 0..1. target_tempo: BPM.
-// Latency: 7424 samples (168 ms) for audio that is not moved; a note moves by up to
+// Latency: 10496 samples (238 ms) for audio that is not moved; a note moves by up to
 // 4096 samples either way. timing_confidence: the onset detection behind the notes read in this call (0: none).
 #ifndef AUTOTUNE_KERAS_TIMING_ADJUSTER_H_
 #define AUTOTUNE_KERAS_TIMING_ADJUSTER_H_
@@ -37,7 +37,7 @@ constexpr const char* kModelName = "timing_adjuster";
 constexpr int kSampleRate = 44100;
 constexpr int kBufferSize = 2048;
 constexpr int kChannels = 1;
-constexpr int kLatencySamples = 7424;
+constexpr int kLatencySamples = 10496;
 constexpr float kPitchMinHz = 80.0f;
 constexpr float kPitchMaxHz = 2000.0f;
 constexpr float kConfidenceThreshold = 0.7f;
@@ -54,25 +54,25 @@ constexpr std::array<TensorInfo, 10> kInputs = {{
     TensorInfo{"audio_sequence", DType::kFloat32, 2, {1, 2048, 0, 0}, 0.0f, 0, "", "serving_default_audio_sequence:0"},
     TensorInfo{"target_tempo", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "serving_default_target_tempo:0"},
     TensorInfo{"musical_context", DType::kFloat32, 2, {1, 3, 0, 0}, 0.0f, 0, "", "serving_default_musical_context:0"},
-    TensorInfo{"audio_state", DType::kFloat32, 2, {1, 14336, 0, 0}, 0.0f, 0, "audio_state_out", "serving_default_audio_state:0"},
+    TensorInfo{"audio_state", DType::kFloat32, 2, {1, 18432, 0, 0}, 0.0f, 0, "audio_state_out", "serving_default_audio_state:0"},
     TensorInfo{"read_delay", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "read_delay_out", "serving_default_read_delay:0"},
     TensorInfo{"onset_positions", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "onset_positions_out", "serving_default_onset_positions:0"},
     TensorInfo{"onset_shifts", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "onset_shifts_out", "serving_default_onset_shifts:0"},
     TensorInfo{"onset_confidences", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "onset_confidences_out", "serving_default_onset_confidences:0"},
     TensorInfo{"since_onset", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "since_onset_out", "serving_default_since_onset:0"},
-    TensorInfo{"band_energies", DType::kFloat32, 3, {1, 32, 108, 0}, 0.0f, 0, "band_energies_out", "serving_default_band_energies:0"},
+    TensorInfo{"band_energies", DType::kFloat32, 3, {1, 72, 108, 0}, 0.0f, 0, "band_energies_out", "serving_default_band_energies:0"},
 }};
 
 constexpr std::array<TensorInfo, 9> kOutputs = {{
     TensorInfo{"adjusted_audio", DType::kFloat32, 2, {1, 2048, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:0"},
     TensorInfo{"timing_confidence", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "", "StatefulPartitionedCall:8"},
-    TensorInfo{"audio_state_out", DType::kFloat32, 2, {1, 14336, 0, 0}, 0.0f, 0, "audio_state", "StatefulPartitionedCall:1"},
+    TensorInfo{"audio_state_out", DType::kFloat32, 2, {1, 18432, 0, 0}, 0.0f, 0, "audio_state", "StatefulPartitionedCall:1"},
     TensorInfo{"read_delay_out", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "read_delay", "StatefulPartitionedCall:6"},
     TensorInfo{"onset_positions_out", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "onset_positions", "StatefulPartitionedCall:4"},
     TensorInfo{"onset_shifts_out", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "onset_shifts", "StatefulPartitionedCall:5"},
     TensorInfo{"onset_confidences_out", DType::kFloat32, 2, {1, 8, 0, 0}, 0.0f, 0, "onset_confidences", "StatefulPartitionedCall:3"},
     TensorInfo{"since_onset_out", DType::kFloat32, 2, {1, 1, 0, 0}, 0.0f, 0, "since_onset", "StatefulPartitionedCall:7"},
-    TensorInfo{"band_energies_out", DType::kFloat32, 3, {1, 32, 108, 0}, 0.0f, 0, "band_energies", "StatefulPartitionedCall:2"},
+    TensorInfo{"band_energies_out", DType::kFloat32, 3, {1, 72, 108, 0}, 0.0f, 0, "band_energies", "StatefulPartitionedCall:2"},
 }};
 
 constexpr std::array<Scale, 7> kScales = {{

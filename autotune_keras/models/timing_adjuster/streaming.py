@@ -18,7 +18,7 @@ strength; contract.TIMING_CONTEXT) and returns 2048 samples of ``adjusted_audio`
   before the next; a repeat a further ``hold`` and its own length later, so what it repeats is
   steady too), to the lag within +-``search`` of the wanted one whose waveform matches best
   (WSOLA), crossfaded. Attacks are never jumped over or repeated, so each moves as a block.
-* Unmoved audio comes out ``latency_samples`` late (168 ms in the shipped model): a late note
+* Unmoved audio comes out ``latency_samples`` late (238 ms in the shipped model): a late note
   can be moved earlier by up to ``max_shift`` only because the output is that far behind.
 """
 
