@@ -201,6 +201,37 @@ def test_an_early_note_right_after_a_late_one_gets_the_repeat_there_is_room_for(
     assert np.all(after[early] > -35.0), after
 
 
+def test_planning_past_a_placed_onset_gives_an_early_note_after_a_late_one_its_repeat():
+    """A late note, an early one 55 ms after it, then one on the grid: the early note's repeat
+    fits only between the late note's hold and the early note's guard. Planned one block at a
+    time, that stretch can fall in the block that reads the late note's attack, and the early
+    note then inherits the late one's skip (further off than played). With
+    ``plan_past_placed_onsets`` the block that reads an attack already at its delay plans the next
+    onset's jump right after it."""
+    import dataclasses
+
+    from autotune_keras.engine.runners import ModuleRunner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+    from autotune_keras.training import load_experiment
+
+    base = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {}).model
+    offsets = [0.0, 35.0, -35.0, 0.0] * 3
+    audio, onsets, lines = notes(offsets, 0.125)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    after = {}
+    for plan in (False, True):
+        cfg = dataclasses.replace(base, plan_past_placed_onsets=plan)
+        module = StreamingTimingAdjuster(TrueOnsets(onsets, cfg), cfg)
+        out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead).run(audio, TEMPO, 0.25, clip.grid()[1])["audio"]
+        after[plan] = deviations(clip, out) / SR * 1e3
+    # the second pair's early note: 67 ms early planned block by block, no further off than played
+    assert after[False][6] < -50.0 and after[True][6] > -35.0 - 3.0, after
+    assert np.all(np.abs(after[True][np.array(offsets) >= 0.0]) < 5.0), after[True]
+
+
 def test_return_hold_keeps_a_moved_note_with_nothing_after_it_whole():
     """An early sung syllable (a soft consonant, its vowel attacking 45 ms after the onset) with no
     note after it within the look-ahead: with ``return_hold`` at 186 ms the read head keeps the

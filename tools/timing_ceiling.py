@@ -1,8 +1,8 @@
 """Where the timing model loses: its onset network, or the time warp behind it?
 
-    python tools/timing_ceiling.py --run runs/timing_adjuster [--records A,B] [--limit 25]
+    python tools/timing_ceiling.py --run runs/timing_adjuster [--records A,B] [--split test] [--limit 25]
 
-For each records folder's test phrases (played off a 16th-note grid, with on-grid twins):
+For each records folder's phrases of one split (played off a 16th-note grid, with on-grid twins):
 
 * onset detection of the run's network (float weights, as the streaming graph calls it: 2048
   samples per call, peaks >= 0.5 at least 35 ms apart): precision and recall within 25 ms of
@@ -86,15 +86,15 @@ def _rms_median(values: list[np.ndarray]) -> tuple[float, float]:
     return float(np.sqrt(np.mean(d**2))), float(np.median(d))
 
 
-def main(run: str = "runs/timing_adjuster", records: str = "tf_records/heldout_fluidr3,tf_records/voice,tf_records/soundfont", limit: int = 25) -> None:
+def main(run: str = "runs/timing_adjuster", records: str = "tf_records/heldout_fluidr3,tf_records/voice,tf_records/soundfont", limit: int = 25, split: str = "test") -> None:
     """Print onset detection and the oracle ceiling per records folder."""
     timing = load_run(run)
     cfg = timing.experiment.model
     folders = records.split(",") if isinstance(records, str) else list(records)
-    print(f"run {run}; {limit} test phrases per folder; onset matches within {MATCH / SR * 1e3:.0f} ms")
+    print(f"run {run}; {limit} {split} phrases per folder; onset matches within {MATCH / SR * 1e3:.0f} ms")
     print(f"{'records':28s} {'precision':>9s} {'recall':>7s} {'err med':>8s} {'err rms':>8s}   {'input RMS/med':>14s} {'oracle RMS/med':>15s}")
     for folder in folders:
-        clips = load_timing_clips(folder, "test", limit)
+        clips = load_timing_clips(folder, split, limit)
         found = detection(timing.float_net, cfg, clips)
         inputs, oracle = [], []
         for clip in clips:

@@ -54,6 +54,11 @@ class TimingConfig:
     # short, a note the network missed is left where it was played; long, a moved note with nothing
     # queued after it keeps its attack whole (measured no better with the v5 network: BENCHMARKS)
     return_hold: int = 1024
+    # the next onset already read at its delay: the head may plan the one after it in the same
+    # block (its jump right after that attack's hold) instead of waiting for the block after.
+    # With the true onsets it cuts the voices' deviation by half; with the v9 network it measured
+    # worse (its false onsets on consonants then move the wrong stretch sooner): BENCHMARKS
+    plan_past_placed_onsets: bool = False
     crossfade: int = 256
     search: int = 64  # a jump goes to the best-matching lag within +- this of the wanted one (WSOLA)
     match: int = 256  # samples compared to find it

@@ -89,6 +89,11 @@ def _best_lag(history: tf.Tensor, start: tf.Tensor, wanted: tf.Tensor, cfg: Timi
     return tf.gather(lags, best, batch_dims=1)
 
 
+def _next_onset(positions: tf.Tensor, among: tf.Tensor) -> tf.Tensor:
+    """Index [b, 1] of the earliest onset among the queued ones marked ``among``."""
+    return tf.argmin(tf.where(among, positions, BIG), axis=1, output_type=tf.int32)[:, None]
+
+
 class StreamingTimingAdjuster(tf.Module):
     """(audio_sequence [b,2048], target_tempo [b,1], musical_context [b,3], state...) ->
     adjusted_audio [b,2048], timing_confidence [b,1], state_out..."""
@@ -164,13 +169,24 @@ class StreamingTimingAdjuster(tf.Module):
         # 2. the delay the next onset to be read needs, and where the read head may jump to it
         ahead = valid & (positions >= start)
         has_next = tf.reduce_any(ahead, axis=1, keepdims=True)
-        following = tf.argmin(tf.where(ahead, positions, BIG), axis=1, output_type=tf.int32)[:, None]
+        following = _next_onset(positions, ahead)
         next_position = tf.gather(positions, following, batch_dims=1)
+        next_shift = tf.gather(shifts, following, batch_dims=1)
+        last_attack = start - since
+        if cfg.plan_past_placed_onsets:  # the next onset already has its delay: plan the one after it,
+            # whose jump may then come after that attack in this same block
+            later = ahead & (positions > next_position)
+            placed = (tf.abs(tf.round(float(cfg.latency_samples) + next_shift) - delay) < float(cfg.on_grid_tolerance)) & has_next
+            past = placed & tf.reduce_any(later, axis=1, keepdims=True) & (next_position < start + float(n))
+            after = _next_onset(positions, later)
+            last_attack = tf.where(past, next_position, last_attack)
+            next_shift = tf.where(past, tf.gather(shifts, after, batch_dims=1), next_shift)
+            next_position = tf.where(past, tf.gather(positions, after, batch_dims=1), next_position)
         # with no onset ahead the head returns to the plain latency: a note the network missed is
         # left where it was played instead of inheriting the shift of the note before it
-        wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, tf.gather(shifts, following, batch_dims=1), 0.0))
+        wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, next_shift, 0.0))
         # steady after the last attack; a return to the plain latency (no onset ahead) waits longer
-        low = start - since + tf.where(has_next, float(cfg.hold), float(max(cfg.hold, cfg.return_hold)))
+        low = last_attack + tf.where(has_next, float(cfg.hold), float(max(cfg.hold, cfg.return_hold)))
         # and before the next (a whole sample: a jump placed there is then not refused for landing
         # a fraction of a sample past it)
         high = tf.where(has_next, tf.floor(next_position - float(cfg.guard + cfg.crossfade)), BIG)

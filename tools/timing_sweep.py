@@ -1,0 +1,97 @@
+"""Choose the timing model's decision and time-warp settings on validation phrases.
+
+    python tools/timing_sweep.py --run runs/timing_adjuster \
+        --variants '[{}, {"onset_threshold": 0.3}, {"confidence_ramp": 0.0}]' [--split validation] [--limit 40] [--onsets true]
+
+Each variant replaces fields of the run's ``TimingConfig`` that do not change the network
+(``onset_threshold``, ``confidence_ramp``, ``min_gap``, ``same_line_onsets``, ``hold``,
+``return_hold``, ``guard``, ``on_grid_tolerance``, ...). The run's QAT network (float weights when
+QAT did not run), in float, is streamed inside the same graph ``export`` writes, over each records
+folder's phrases; printed per variant: the score-informed onset deviation from the grid (RMS and
+median, ms; ``evaluate``'s measure), overall and per folder, and how far notes already on the grid
+moved (median and largest, ms). ``--onsets true`` puts the labelled onsets in place of the network
+(models/timing_adjuster/oracle.py), to see what a time-warp setting does on its own. The chosen values go into the run's ``config.yaml`` (or the
+experiment config) before ``export``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import fire  # noqa: E402
+import numpy as np  # noqa: E402
+
+from autotune_keras import contract  # noqa: E402
+from autotune_keras.engine.runners import ModuleRunner  # noqa: E402
+from autotune_keras.evaluation.clips import load_timing_clips  # noqa: E402
+from autotune_keras.evaluation.timing import deviations, on_grid_moves  # noqa: E402
+from autotune_keras.models.timing_adjuster.inference import Retimer  # noqa: E402
+from autotune_keras.models.timing_adjuster.oracle import TrueOnsets  # noqa: E402
+from autotune_keras.models.timing_adjuster.run import load_run  # noqa: E402
+from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster  # noqa: E402
+
+SR = contract.SAMPLE_RATE
+NETWORK_FIELDS = {"window_samples", "hop", "n_fft", "bands", "pitch_bands", "pitch_fmin", "pitch_n_fft", "filters", "kernel", "layers", "dilation_growth", "lookahead"}
+
+
+def _parse(variants) -> list[dict]:
+    """The variants as dicts (fire may already have parsed the JSON, with true/false as strings)."""
+    chosen = json.loads(variants) if isinstance(variants, str) else list(variants)
+    flags = {"true": True, "false": False}
+    return [{key: flags.get(value, value) if isinstance(value, str) else value for key, value in dict(v).items()} for v in chosen]
+
+
+def _ms(values: list[np.ndarray]) -> np.ndarray:
+    d = np.concatenate(values) if values else np.zeros(0)
+    return np.abs(d[np.isfinite(d)]) / SR * 1e3
+
+
+def _rms_median(values: list[np.ndarray]) -> str:
+    d = _ms(values)
+    return f"{np.sqrt(np.mean(d**2)):6.2f} / {np.median(d):5.2f}" if len(d) else "   n/a"
+
+
+def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str = "tf_records/soundfont,tf_records/voice",
+         split: str = "validation", limit: int = 40, onsets: str = "network") -> None:  # fmt: skip
+    """Print the onset deviation of each variant of the run's settings."""
+    timing = load_run(run)
+    network = timing.qat_net if timing.qat_net is not None else timing.float_net
+    chosen = _parse(variants)
+    if onsets not in ("network", "true"):
+        raise SystemExit(f"error: --onsets {onsets!r}: network or true")
+    for variant in chosen:
+        wrong = set(variant) & NETWORK_FIELDS
+        if wrong:
+            raise SystemExit(f"error: {sorted(wrong)} change the onset network itself: train a run with them instead")
+    folders = records.split(",") if isinstance(records, str) else list(records)
+    clips = {Path(folder).name: load_timing_clips(folder, split, limit) for folder in folders}
+    print(f"run {run}; {limit} {split} phrases per folder; onsets: {onsets}; onset deviation RMS / median (ms)")
+    inputs = {name: [deviations(clip, clip.audio) for clip in group] for name, group in clips.items()}
+    print(f"{'input':40s} all {_rms_median(sum(inputs.values(), []))}  " + "  ".join(f"{name} {_rms_median(v)}" for name, v in inputs.items()))
+    for variant in chosen:
+        cfg = dataclasses.replace(timing.experiment.model, **variant)
+        per, on_grid = {}, []
+        for name, group in clips.items():
+            for clip in group:
+                finder = TrueOnsets(clip.onsets[clip.onsets > 0], cfg) if onsets == "true" else network
+                module = StreamingTimingAdjuster(finder, cfg)
+                retimer = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead)
+                out = retimer.run(clip.audio, clip.tempo, 0.25, clip.grid()[1])["audio"]
+                per.setdefault(name, []).append(deviations(clip, out))
+                on_grid.append(on_grid_moves(clip, out))
+        moved = _ms(on_grid)
+        print(
+            f"{json.dumps(variant):40s} all {_rms_median(sum(per.values(), []))}  "
+            + "  ".join(f"{name} {_rms_median(v)}" for name, v in per.items())
+            + (f"  on-grid moved median {np.median(moved):.2f} max {moved.max():.2f}" if len(moved) else ""),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    fire.Fire(main)
