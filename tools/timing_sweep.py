@@ -64,7 +64,11 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
     chosen = _parse(variants)
     if onsets not in ("network", "true"):
         raise SystemExit(f"error: --onsets {onsets!r}: network or true")
+    known = {field.name for field in dataclasses.fields(timing.experiment.model)}
     for variant in chosen:
+        unknown = set(variant) - known
+        if unknown:
+            raise SystemExit(f"error: {sorted(unknown)} are not TimingConfig fields (model.* in configs/timing_adjuster.yaml)")
         wrong = set(variant) & NETWORK_FIELDS
         if wrong:
             raise SystemExit(f"error: {sorted(wrong)} change the onset network itself: train a run with them instead")
