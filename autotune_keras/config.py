@@ -443,6 +443,9 @@ class TrainConfig:
     early_stopping_patience: int = _ranged(10, 1)
     checkpoint_every_epochs: int = _ranged(5, 1)
     contour_clips: int = _ranged(3, 0)  # validation clips drawn into TensorBoard each epoch
+    # > 0: judge, checkpoint and keep an exponential moving average of the weights over training
+    # steps (this momentum per step) instead of the last step's weights; 0: off
+    ema_momentum: float = _ranged(0.0, 0.0, 0.9999)
     seed: int = 0
     # tf.distribute: "none" (one device), "mirrored" (every local GPU/CPU device), or "multi_worker"
     # (MultiWorkerMirroredStrategy over the cluster in TF_CONFIG; pipeline.batch_size is the global batch)

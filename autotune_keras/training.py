@@ -82,16 +82,22 @@ def keras_callbacks(
     patience: int,
     checkpoint_every_steps: int | None = None,
     log_dir: Path | None = None,
+    evaluators: list | tuple = (),
 ) -> list:
     """The standard callbacks of one training phase: BackupAndRestore (a killed run resumes),
     periodic and best-weights checkpoints, early stopping on ``monitor``, TensorBoard and a CSV
     history. Files are named ``{phase}-best.weights.h5``, ``{phase}-history.csv`` (a run of one
-    phase passes ``phase=""``: ``best.weights.h5``, ``history.csv``)."""
+    phase passes ``phase=""``: ``best.weights.h5``, ``history.csv``). ``evaluators`` are epoch-end
+    callbacks that add the monitored figures to the logs. When the optimizer keeps a moving
+    average of the weights (:func:`autotune_keras.ema.adam` with ``ema_momentum``), the validation pass, the
+    evaluators, the best-weights checkpoint and early stopping see the averaged weights (the
+    periodic checkpoints and the backup hold the weights training continues from)."""
+    from autotune_keras.ema import SwapEMAWeights
     from autotune_keras.tfk import keras
 
     prefix = f"{phase}-" if phase else ""
     log_dir = log_dir or run_dir / "logs" / phase
-    callbacks = [keras.callbacks.BackupAndRestore(str(run_dir / "backup" / phase))]
+    callbacks = [SwapEMAWeights(swap_in=True), *evaluators]
     if checkpoint_every_steps:
         callbacks.append(
             keras.callbacks.ModelCheckpoint(
@@ -107,6 +113,8 @@ def keras_callbacks(
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
         keras.callbacks.TensorBoard(str(log_dir), write_graph=False),
         keras.callbacks.CSVLogger(str(run_dir / f"{prefix}history.csv"), append=True),
+        SwapEMAWeights(swap_in=False),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup" / phase)),
     ]
     return callbacks
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 from autotune_keras import contract, losses
 from autotune_keras.config import PipelineConfig, TrainConfig, _ranged
 from autotune_keras.data.pipeline import make_dataset, read_manifest
+from autotune_keras.ema import adam
 from autotune_keras.files import atomic_write_bytes, atomic_write_text
 from autotune_keras.models.pitch_corrector.core import CorrectorConfig
 from autotune_keras.models.pitch_corrector.streaming import StreamingCorrector
@@ -221,7 +222,7 @@ def train(exp: CorrectorExperiment) -> Path:
         )
     hop = int(read_manifest(exp.pipeline.records)["label_hop"])
     trainer = CorrectorTrainer(exp, detector_run, hop)
-    trainer.compile(optimizer=keras.optimizers.Adam(exp.train.learning_rate))
+    trainer.compile(optimizer=adam(exp.train.learning_rate, exp.train.ema_momentum))
     train_ds, validation = _batches(exp, "train"), _batches(exp, "validation")
     validation = validation.take(exp.train.validation_steps).cache()
     callbacks = keras_callbacks(

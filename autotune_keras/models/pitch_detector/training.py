@@ -21,6 +21,7 @@ import tensorflow as tf
 from autotune_keras import contract, losses
 from autotune_keras.config import DatasetConfig, PipelineConfig, QATConfig, TrainConfig, _ranged, load, to_dict
 from autotune_keras.data.pipeline import make_dataset, read_manifest
+from autotune_keras.ema import adam
 from autotune_keras.evaluation import clips as held_out
 from autotune_keras.evaluation.pitch_metrics import SUMMARY_KEYS, pitch_metrics
 from autotune_keras.files import atomic_write_text
@@ -125,7 +126,7 @@ def datasets(exp: DetectorExperiment):
 def compile_network(network: keras.Model, learning_rate, exp: DetectorExperiment) -> None:
     """Adam; BCE on pitch bins (CREPE) with an octave penalty, BCE on voicing, MSE on harmonics."""
     network.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=adam(learning_rate, exp.train.ema_momentum),
         loss={
             "pitch_logits": losses.pitch_bin_loss(exp.loss.octave, 1.0 / exp.model.cents_per_bin),
             "voicing_logit": keras.losses.BinaryCrossentropy(from_logits=True),
@@ -256,7 +257,6 @@ def _fit(
     log_dir = run_dir / "logs" / phase
     clips = contour_clips(Path(exp.pipeline.records), exp.model, exp.train.contour_clips) if exp.train.contour_clips else []
     callbacks = [
-        PitchMetrics(validation, exp.train.validation_steps, exp.model, clips, log_dir),
         *keras_callbacks(
             run_dir,
             phase,
@@ -269,6 +269,7 @@ def _fit(
             patience=exp.train.early_stopping_patience,
             checkpoint_every_steps=steps * exp.train.checkpoint_every_epochs,
             log_dir=log_dir,
+            evaluators=[PitchMetrics(validation, exp.train.validation_steps, exp.model, clips, log_dir)],
         ),
     ]
     return network.fit(

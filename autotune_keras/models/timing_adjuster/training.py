@@ -27,6 +27,7 @@ import tensorflow as tf
 from autotune_keras import contract
 from autotune_keras.config import DatasetConfig, PipelineConfig, QATConfig, TrainConfig, _ranged, load, to_dict
 from autotune_keras.data.pipeline import make_dataset
+from autotune_keras.ema import adam
 from autotune_keras.files import atomic_write_bytes
 from autotune_keras.models.timing_adjuster.network import TimingConfig, build_network, onset_features
 from autotune_keras.tfk import keras
@@ -128,9 +129,9 @@ class StreamedTiming(keras.callbacks.Callback):
 def _fit(network, exp: TimingExperiment, train, validation, phase: str, epochs: int, steps: int, clips: list):
     run_dir = Path(exp.train.run_dir)
     monitor, mode = (MONITOR, "min") if clips else ("val_loss", "min")
-    callbacks = [StreamedTiming(clips, exp.model, run_dir / "logs" / phase)] if clips else []
-    callbacks += keras_callbacks(run_dir, phase, monitor=monitor, mode=mode, patience=exp.train.early_stopping_patience,
-                                 checkpoint_every_steps=steps * exp.train.checkpoint_every_epochs)  # fmt: skip
+    evaluators = [StreamedTiming(clips, exp.model, run_dir / "logs" / phase)] if clips else []
+    callbacks = keras_callbacks(run_dir, phase, monitor=monitor, mode=mode, patience=exp.train.early_stopping_patience,
+                                checkpoint_every_steps=steps * exp.train.checkpoint_every_epochs, evaluators=evaluators)  # fmt: skip
     return network.fit(train, epochs=epochs, steps_per_epoch=steps, validation_data=validation,
                        validation_steps=exp.train.validation_steps, callbacks=callbacks, verbose=2)  # fmt: skip
 
@@ -157,7 +158,7 @@ def train(exp: TimingExperiment) -> Path:
 
     def compile_network(net, learning_rate) -> None:
         with strategy.scope():
-            net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=weighted_bce(exp.positive_weight))
+            net.compile(optimizer=adam(learning_rate, exp.train.ema_momentum), loss=weighted_bce(exp.positive_weight))
 
     if not run.done("float"):
         schedule = keras.optimizers.schedules.CosineDecay(
