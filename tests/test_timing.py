@@ -311,6 +311,72 @@ def test_an_onset_the_network_is_unsure_of_moves_less():
     np.testing.assert_allclose(moved[0.3][off], 0.5 * np.array(offsets)[off], atol=5.0)  # (0.55 - 0.4) / 0.3: half
 
 
+class _Weak:
+    """An onset network that knows the answer, and is unsure (likelihood 0.3) of some onsets."""
+
+    def __init__(self, sure: np.ndarray, unsure: np.ndarray, cfg):
+        from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+
+        self.sure, self.unsure = TrueOnsets(sure, cfg), TrueOnsets(unsure, cfg)
+
+    def __call__(self, features, training=False):
+        import tensorflow as tf
+
+        sure, unsure = self.sure(features).numpy(), self.unsure(features).numpy()
+        return tf.constant(np.where(sure > 0.0, sure, np.where(unsure > 0.0, float(np.log(0.3 / 0.7)), -10.0)).astype(np.float32))
+
+
+def _timing_config(**changes):
+    import dataclasses
+
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment
+    from autotune_keras.training import load_experiment
+
+    base = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {}).model
+    return dataclasses.replace(base, **changes)
+
+
+def _retime_with(finder, cfg, clip: TimingClip, step_beats: float) -> np.ndarray:
+    from autotune_keras.engine.runners import ModuleRunner
+    from autotune_keras.models.timing_adjuster.inference import Retimer
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+
+    module = StreamingTimingAdjuster(finder, cfg)
+    retimer = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead)
+    return retimer.run(clip.audio, TEMPO, step_beats, clip.grid(step_beats)[1])["audio"]
+
+
+def test_a_note_the_network_is_unsure_of_keeps_its_place_instead_of_the_shift_before_it():
+    """Sixteenths: a late note the network is sure of, then an early one it is unsure of
+    (likelihood 0.3, under the onset threshold 0.4). With the read head returning 186 ms after
+    the last attack, the unsure note inherits the late note's shift (55 ms early). Queued as an
+    anchor (``anchor_threshold`` 0.25), it keeps its place (25 ms early) and the sure notes still
+    land on their lines."""
+    offsets = [30.0, -25.0, 0.0, 0.0, 30.0, -25.0, 0.0, 0.0]
+    audio, onsets, lines = notes(offsets, step_seconds=0.125)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    unsure = np.array(offsets) < 0.0
+    after = {}
+    for anchor in (0.0, 0.25):
+        cfg = _timing_config(onset_threshold=0.4, anchor_threshold=anchor, return_hold=8192)
+        after[anchor] = deviations(clip, _retime_with(_Weak(onsets[~unsure], onsets[unsure], cfg), cfg, clip, 0.25)) / SR * 1e3
+    np.testing.assert_allclose(after[0.0][unsure], -55.0, atol=5.0)  # the late note's shift lent to it
+    np.testing.assert_allclose(after[0.25][unsure], -25.0, atol=5.0)  # where it was played
+    assert np.all(np.abs(after[0.25][~unsure]) < 5.0), after
+
+
+def test_an_anchor_gives_way_to_a_likelier_onset_just_after_it():
+    """The network is unsure 23 ms before each note (a peak's rising edge, a consonant) and sure
+    on it. Where the two fall into different calls the unsure one is queued first, as an anchor;
+    the sure one, closer than min_gap, takes its place, so every note still lands on its line."""
+    offsets = [20.0, -25.0, 30.0, -15.0, 25.0, -30.0, 10.0, -20.0, 15.0, 0.0]
+    audio, onsets, lines = notes(offsets)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets))[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    cfg = _timing_config(onset_threshold=0.4, anchor_threshold=0.25)
+    after = deviations(clip, _retime_with(_Weak(onsets, onsets - 1024, cfg), cfg, clip, 0.5)) / SR * 1e3
+    assert np.all(np.abs(after) < 5.0), after
+
+
 def test_an_early_false_onset_moves_with_its_note_as_one_block():
     """The network fires 60 ms before each note as well as on it (as on a sung consonant): the two
     onsets are nearest the same grid line, so both take one shift and the note lands on its line;

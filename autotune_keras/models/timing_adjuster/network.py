@@ -40,6 +40,11 @@ class TimingConfig:
     dilation_growth: int = 1  # layer i looks dilation_growth**i hops apart (2: context doubles per layer)
     lookahead: int = 512  # samples after the analysed hops
     onset_threshold: float = 0.5
+    # > 0 and below onset_threshold: a peak between the two is queued as an anchor, unmoved: a
+    # note the network is unsure of keeps its place, and the read head goes back to the plain
+    # latency before it instead of lending it the shift of the note before (a likelier peak
+    # within min_gap after an anchor takes its place); 0: off
+    anchor_threshold: float = 0.0
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
     # two queued onsets nearest the same grid line (a sung consonant's early 'onset' and its note;

@@ -138,8 +138,15 @@ class StreamingTimingAdjuster(tf.Module):
         found, likelihood = _pick(probability, cfg)
         valid = confidences > 0.0
         latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), start - since)
-        accept = (likelihood >= cfg.onset_threshold) & (found - latest >= cfg.min_gap) & finite
+        queue_threshold = cfg.anchor_threshold if 0.0 < cfg.anchor_threshold < cfg.onset_threshold else cfg.onset_threshold
+        accept = (likelihood >= queue_threshold) & (found - latest >= cfg.min_gap) & finite
+        # an anchor (queued below onset_threshold) gives way to a likelier peak within min_gap after it
+        newest = tf.argmax(tf.where(valid, positions, -BIG), axis=1, output_type=tf.int32)[:, None]
+        newest_confidence = tf.where(tf.reduce_any(valid, axis=1, keepdims=True), tf.gather(confidences, newest, batch_dims=1), 1.0)
+        replace = (newest_confidence < cfg.onset_threshold) & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
+        replace &= tf.logical_not(accept) & (found - tf.gather(positions, newest, batch_dims=1) < cfg.min_gap) & finite
         shift = _grid_shift(found, tempo, context, cfg)
+        shift = tf.where(likelihood >= cfg.onset_threshold, shift, 0.0)  # an anchor stays where it was played
         if cfg.confidence_ramp > 0.0:  # an onset the network is unsure of moves less (a false one,
             # such as a sung consonant ahead of its note, moves the wrong stretch)
             shift *= tf.clip_by_value((likelihood - cfg.onset_threshold) / cfg.confidence_ramp, 0.0, 1.0)
@@ -160,7 +167,7 @@ class StreamingTimingAdjuster(tf.Module):
                 block_shift = tf.where(queued_wins, tf.gather(shifts, surest, batch_dims=1), shift)
                 shift = block_shift
             shifts = tf.where(same_line, block_shift, shifts)
-        put = tf.logical_and(tf.one_hot(slot[:, 0], SLOTS) > 0.5, accept)
+        put = (tf.one_hot(slot[:, 0], SLOTS) > 0.5) & accept | (tf.one_hot(newest[:, 0], SLOTS) > 0.5) & replace
         positions = tf.where(put, found, positions)
         shifts = tf.where(put, shift, shifts)
         confidences = tf.where(put, likelihood, confidences)
