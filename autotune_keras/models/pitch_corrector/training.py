@@ -225,12 +225,14 @@ def train(exp: CorrectorExperiment) -> Path:
     trainer.compile(optimizer=adam(exp.train.learning_rate, exp.train.ema_momentum))
     train_ds, validation = _batches(exp, "train"), _batches(exp, "validation")
     validation = validation.take(exp.train.validation_steps).cache()
-    callbacks = keras_callbacks(
-        run.path, "", monitor=exp.monitor, mode="min", patience=exp.train.early_stopping_patience, log_dir=log_dir
-    )
-    if exp.audio_summaries:
+    evaluators = []
+    if exp.audio_summaries:  # heard with the weights the epoch is judged by
         examples = next(iter(validation.unbatch().batch(exp.audio_summaries)))
-        callbacks.append(AudioSummaries(examples, log_dir))
+        evaluators.append(AudioSummaries(examples, log_dir))
+    callbacks = keras_callbacks(
+        run.path, "", monitor=exp.monitor, mode="min", patience=exp.train.early_stopping_patience, log_dir=log_dir,
+        evaluators=evaluators,
+    )  # fmt: skip
     print(
         f"pitch corrector: {exp.model.envelope_taps} learned taps around the frozen detector network "
         f"({exp.detector_run}); {exp.buffers_per_example} buffers streamed per example"
