@@ -18,7 +18,7 @@ class SwapEMAWeights(keras.callbacks.Callback):
     """Exchange the model's trainable weights with the optimizer's moving average of them (tf_keras
     ``use_ema``; Keras 3 ships a callback of this name). ``swap_in`` (first in the list): from the
     epoch's validation pass to the end of the epoch, so the validation loss, the evaluators, the
-    checkpoints and early stopping all see the averaged weights. ``swap_out`` (after them): back
+    checkpoints and early stopping all see the averaged weights. ``swap_in=False`` (after them): back
     to the weights training continues from, before BackupAndRestore saves them."""
 
     def __init__(self, swap_in: bool):
