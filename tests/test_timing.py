@@ -143,6 +143,16 @@ def test_timing_metrics_follow_each_note_through_a_time_warp():
     assert np.all(np.abs(deviations(clip, out) / SR * 1e3 - expected) <= 1.5)
 
 
+def test_timing_metrics_find_a_note_moved_by_the_largest_labelled_deviation():
+    """Notes played 0.45 of a 16th off (the largest deviation a training or test phrase holds),
+    each moved exactly onto its line: the measure's search reaches that far, so each is found on
+    its line (within half the measure's 64-sample hop), not at the edge of the search."""
+    limit_ms = 0.45 * 60.0 / TEMPO / 4 * 1e3
+    clip = clip_of([limit_ms, -limit_ms, 0.0, limit_ms, -limit_ms])
+    out = known_warp(clip.audio, clip.onsets, clip.grid_onsets - clip.onsets)
+    assert np.all(np.abs(deviations(clip, out)) <= 32), deviations(clip, out)
+
+
 @pytest.mark.parametrize("step_seconds", [0.25, 0.125])
 def test_time_warp_driven_by_the_true_onsets_puts_early_and_late_notes_on_the_grid(step_seconds):
     from autotune_keras.engine.runners import ModuleRunner
@@ -273,6 +283,67 @@ def test_return_hold_keeps_a_moved_note_with_nothing_after_it_whole():
     played = audio[onsets[1] : onsets[1] + int(0.08 * SR)]
     best = max(np.corrcoef(played, out[lines[1] + lag : lines[1] + lag + len(played)])[0, 1] for lag in range(-256, 257))
     assert best > 0.99, best
+
+
+def _sung_syllables(offsets_ms: list[float]) -> TimingClip:
+    """Sung syllables on 8th-note lines: 45 ms of soft consonant noise, then a vowel of harmonics
+    that lasts 355 ms; labelled onsets at the consonants."""
+    t = np.arange(int(0.4 * SR)) / SR
+    vowel = (t >= 0.045) * np.minimum(1.0, np.maximum(t - 0.045, 0.0) / 0.005) * np.minimum(1.0, (t[-1] - t) / 0.05)
+    consonant = 0.05 * np.random.default_rng(0).standard_normal(len(t)) * (t < 0.045)
+
+    def render(offsets):
+        out = np.zeros(int(2.0 * SR), np.float32)
+        lines = (FIRST_LINE + 0.5 * np.arange(len(offsets))) * SR
+        onsets = np.round(lines + np.asarray(offsets) * SR / 1e3).astype(int)
+        for i, start in enumerate(onsets):
+            tone = vowel * sum(np.sin(2 * np.pi * k * 196.0 * 2 ** (i / 12) * t) / k for k in range(1, 8))
+            out[start : start + len(t)] += (0.2 * (tone + consonant)).astype(np.float32)
+        return out, onsets, np.round(lines).astype(int)
+
+    audio, onsets, lines = render(offsets_ms)
+    return TimingClip("syllables", audio, render([0.0] * len(offsets_ms))[0], onsets, lines, TEMPO, instrument="choir_aahs")
+
+
+def test_the_return_waits_past_a_moved_notes_rise():
+    """An early sung syllable with no note after it within the look-ahead: with ``return_window``
+    the read head returns to the plain latency where the jump is least heard, past the vowel's
+    rise, so the syllable's consonant and vowel attack (its first 70 ms) come out whole on its
+    line; returning 23 ms after the onset (``return_window`` 0) skips part of the vowel's attack."""
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+
+    clip = _sung_syllables([0.0, -40.0])
+    played = clip.audio[clip.onsets[1] : clip.onsets[1] + int(0.07 * SR)]
+    whole = {}
+    for window in (0, 4096):
+        cfg = _timing_config(return_window=window)
+        out = _retime_with(TrueOnsets(clip.onsets, cfg), cfg, clip, 1.0)
+        line = clip.grid_onsets[1]
+        whole[window] = max(np.corrcoef(played, out[line + lag : line + lag + len(played)])[0, 1] for lag in range(-256, 257))
+        if window:
+            assert abs(deviations(clip, out)[1] / SR * 1e3) < 5.0
+    assert whole[4096] > 0.99 and whole[0] < 0.95, whole
+
+
+def test_the_return_comes_before_a_note_the_network_missed():
+    """Sixteenths of decaying notes: a late note moved earlier, then an early one the network
+    misses, then decays to where the quietest point of the next 186 ms lies after it. Returning
+    to the plain latency at the quietest point before the missed note's attack (``return_window``
+    8192) leaves that note where it was played (25 ms early) and keeps the found ones on their
+    lines; waiting 186 ms (``return_hold`` 8192) lends it the late note's shift (55 ms early)."""
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+
+    offsets = [30.0, -25.0, 0.0, 0.0, 30.0, -25.0, 0.0, 0.0]
+    audio, onsets, lines = notes(offsets, step_seconds=0.125)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    missed = np.array(offsets) < 0.0
+    after = {}
+    for name, changes in {"window": {"return_window": 8192}, "long hold": {"return_hold": 8192}}.items():
+        cfg = _timing_config(**changes)
+        after[name] = deviations(clip, _retime_with(TrueOnsets(onsets[~missed], cfg), cfg, clip, 0.25)) / SR * 1e3
+    np.testing.assert_allclose(after["window"][missed], -25.0, atol=5.0)
+    assert np.all(np.abs(after["window"][~missed]) < 5.0), after
+    np.testing.assert_allclose(after["long hold"][missed], -55.0, atol=5.0)
 
 
 def test_an_onset_the_network_is_unsure_of_moves_less():

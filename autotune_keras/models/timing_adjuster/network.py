@@ -59,6 +59,11 @@ class TimingConfig:
     # short, a note the network missed is left where it was played; long, a moved note with nothing
     # queued after it keeps its attack whole (measured no better with the v5 network: BENCHMARKS)
     return_hold: int = 1024
+    # > 0: the return (no onset queued) goes where it is least heard within this many samples after
+    # return_hold: 23 ms past the rise of the note being played, before the level next rises by
+    # return_rise_db (an attack the network missed), at the quietest crossfade; 0: at return_hold
+    return_window: int = 0
+    return_rise_db: float = 6.0
     # the next onset already read at its delay: the head may plan the one after it in the same
     # block (its jump right after that attack's hold) instead of waiting for the block after.
     # With the true onsets it cuts the voices' deviation by half; with the v9 network it measured
