@@ -285,19 +285,22 @@ def test_return_hold_keeps_a_moved_note_with_nothing_after_it_whole():
     assert best > 0.99, best
 
 
-def _sung_syllables(offsets_ms: list[float]) -> TimingClip:
-    """Sung syllables on 8th-note lines: 45 ms of soft consonant noise, then a vowel of harmonics
-    that lasts 355 ms; labelled onsets at the consonants."""
+def _sung_syllables(offsets_ms: list[float], spacing: float = 0.5) -> TimingClip:
+    """Sung syllables on lines ``spacing`` seconds apart: 45 ms of soft consonant noise, then a
+    vowel of harmonics that swells by 30 dB over 40 ms and lasts 355 ms; labelled onsets at the
+    vowels (as in the sung training and test phrases)."""
     t = np.arange(int(0.4 * SR)) / SR
-    vowel = (t >= 0.045) * np.minimum(1.0, np.maximum(t - 0.045, 0.0) / 0.005) * np.minimum(1.0, (t[-1] - t) / 0.05)
+    swell = 10.0 ** (-1.5 * (1.0 - np.minimum(1.0, np.maximum(t - 0.045, 0.0) / 0.04)))
+    vowel = (t >= 0.045) * swell * np.minimum(1.0, (t[-1] - t) / 0.05)
     consonant = 0.05 * np.random.default_rng(0).standard_normal(len(t)) * (t < 0.045)
 
     def render(offsets):
         out = np.zeros(int(2.0 * SR), np.float32)
-        lines = (FIRST_LINE + 0.5 * np.arange(len(offsets))) * SR
+        lines = (FIRST_LINE + spacing * np.arange(len(offsets))) * SR
         onsets = np.round(lines + np.asarray(offsets) * SR / 1e3).astype(int)
-        for i, start in enumerate(onsets):
+        for i, onset in enumerate(onsets):
             tone = vowel * sum(np.sin(2 * np.pi * k * 196.0 * 2 ** (i / 12) * t) / k for k in range(1, 8))
+            start = onset - int(0.045 * SR)
             out[start : start + len(t)] += (0.2 * (tone + consonant)).astype(np.float32)
         return out, onsets, np.round(lines).astype(int)
 
@@ -305,31 +308,55 @@ def _sung_syllables(offsets_ms: list[float]) -> TimingClip:
     return TimingClip("syllables", audio, render([0.0] * len(offsets_ms))[0], onsets, lines, TEMPO, instrument="choir_aahs")
 
 
+def _attack_kept_whole(clip: TimingClip, out: np.ndarray, note: int) -> float:
+    """How closely (correlation) ``out`` holds the syllable's consonant and the vowel's first 40 ms
+    as played, on the note's grid line (within the WSOLA search)."""
+    onset, line, before = clip.onsets[note], clip.grid_onsets[note], int(0.045 * SR)
+    played = clip.audio[onset - before : onset + int(0.04 * SR)]
+    return max(np.corrcoef(played, out[line - before + lag : line - before + lag + len(played)])[0, 1] for lag in range(-256, 257))
+
+
 def test_the_return_waits_past_a_moved_notes_rise():
-    """An early sung syllable with no note after it within the look-ahead: with ``return_window``
-    the read head returns to the plain latency where the jump is least heard, past the vowel's
-    rise, so the syllable's consonant and vowel attack (its first 70 ms) come out whole on its
-    line; returning 23 ms after the onset (``return_window`` 0) skips part of the vowel's attack."""
+    """An early sung syllable with no note after it within the look-ahead: with ``quiet_jumps``
+    "returns" the read head returns to the plain latency where the jump is least heard, past the
+    vowel's swell, so the consonant and the vowel's attack come out whole on the line; returning
+    23 ms after the onset ("fixed") cuts into the swell."""
     from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
 
     clip = _sung_syllables([0.0, -40.0])
-    played = clip.audio[clip.onsets[1] : clip.onsets[1] + int(0.07 * SR)]
     whole = {}
-    for window in (0, 4096):
-        cfg = _timing_config(return_window=window)
+    for mode in ("fixed", "returns"):
+        cfg = _timing_config(quiet_jumps=mode)
         out = _retime_with(TrueOnsets(clip.onsets, cfg), cfg, clip, 1.0)
-        line = clip.grid_onsets[1]
-        whole[window] = max(np.corrcoef(played, out[line + lag : line + lag + len(played)])[0, 1] for lag in range(-256, 257))
-        if window:
+        whole[mode] = _attack_kept_whole(clip, out, 1)
+        if mode == "returns":
             assert abs(deviations(clip, out)[1] / SR * 1e3) < 5.0
-    assert whole[4096] > 0.99 and whole[0] < 0.95, whole
+    assert whole["returns"] > 0.99 and whole["fixed"] < 0.97, whole
+
+
+def test_quiet_jumps_leave_the_attack_of_the_note_being_played_whole():
+    """Sung 8th notes, the second 30 ms early: its repeat comes before it, and the skip that puts
+    the third back on its line comes after it. Placed right after the second note's hold
+    ("fixed") the skip cuts 30 ms out of its vowel's swell; placed where it is least heard
+    ("all") it falls in the steady vowel, and the consonant and the vowel's attack come out whole."""
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+
+    clip = _sung_syllables([0.0, -30.0, 0.0], spacing=0.25)
+    whole = {}
+    for mode in ("fixed", "all"):
+        cfg = _timing_config(quiet_jumps=mode)
+        out = _retime_with(TrueOnsets(clip.onsets, cfg), cfg, clip, 0.5)
+        whole[mode] = _attack_kept_whole(clip, out, 1)
+        if mode == "all":
+            assert np.all(np.abs(deviations(clip, out) / SR * 1e3) < 5.0), deviations(clip, out) / SR * 1e3
+    assert whole["all"] > 0.99 and whole["fixed"] < 0.97, whole
 
 
 def test_the_return_comes_before_a_note_the_network_missed():
     """Sixteenths of decaying notes: a late note moved earlier, then an early one the network
     misses, then decays to where the quietest point of the next 186 ms lies after it. Returning
-    to the plain latency at the quietest point before the missed note's attack (``return_window``
-    8192) leaves that note where it was played (25 ms early) and keeps the found ones on their
+    to the plain latency at the quietest point before the missed note's attack (``quiet_jumps``
+    "returns", ``quiet_window`` 8192) leaves that note where it was played (25 ms early) and keeps the found ones on their
     lines; waiting 186 ms (``return_hold`` 8192) lends it the late note's shift (55 ms early)."""
     from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
 
@@ -338,7 +365,7 @@ def test_the_return_comes_before_a_note_the_network_missed():
     clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
     missed = np.array(offsets) < 0.0
     after = {}
-    for name, changes in {"window": {"return_window": 8192}, "long hold": {"return_hold": 8192}}.items():
+    for name, changes in {"window": {"quiet_jumps": "returns", "quiet_window": 8192}, "long hold": {"return_hold": 8192}}.items():
         cfg = _timing_config(**changes)
         after[name] = deviations(clip, _retime_with(TrueOnsets(onsets[~missed], cfg), cfg, clip, 0.25)) / SR * 1e3
     np.testing.assert_allclose(after["window"][missed], -25.0, atol=5.0)

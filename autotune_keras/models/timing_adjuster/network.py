@@ -59,11 +59,15 @@ class TimingConfig:
     # short, a note the network missed is left where it was played; long, a moved note with nothing
     # queued after it keeps its attack whole (measured no better with the v5 network: BENCHMARKS)
     return_hold: int = 1024
-    # > 0: the return (no onset queued) goes where it is least heard within this many samples after
-    # return_hold: 23 ms past the rise of the note being played, before the level next rises by
-    # return_rise_db (an attack the network missed), at the quietest crossfade; 0: at return_hold
-    return_window: int = 0
-    return_rise_db: float = 6.0
+    # where the read head jumps: "fixed" (a skip right after the last attack's hold, a repeat a
+    # hold and its own length later, a return to the plain latency at return_hold), "returns" (a
+    # return goes where the jump is least heard within quiet_window after return_hold: 23 ms past
+    # the rise of the note being played, before the level next rises by quiet_attack_db, an attack
+    # the network missed, at the quietest crossfade), "all" (every jump so, before the next
+    # attack's guard: a sung note's consonant ahead of its onset is not repeated or skipped)
+    quiet_jumps: str = "fixed"
+    quiet_window: int = 4096
+    quiet_attack_db: float = 6.0
     # the next onset already read at its delay: the head may plan the one after it in the same
     # block (its jump right after that attack's hold) instead of waiting for the block after.
     # With the true onsets it cuts the voices' deviation by half; with the v9 network it measured

@@ -89,14 +89,15 @@ def _best_lag(history: tf.Tensor, start: tf.Tensor, wanted: tf.Tensor, cfg: Timi
     return tf.gather(lags, best, batch_dims=1)
 
 
-def _quietest(history: tf.Tensor, first: tf.Tensor, change: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+def _quietest(history: tf.Tensor, first: tf.Tensor, last: tf.Tensor, change: tf.Tensor, fallback: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
     """Where (from the write head, [b, 1]) a jump by ``change`` samples is least heard: among
-    candidates every 64 samples over ``return_window`` from ``first``, 23 ms past the rise of the
-    note being played and before the next attack (a note the network missed), the one whose
-    crossfade blends the quietest stretches of the old and the new read head (the earlier of two
-    nearly as quiet); the first candidate when none qualifies."""
+    candidates every 64 samples from ``first`` over ``quiet_window`` and up to ``last``, 23 ms
+    past the rise of the note being played and before the next attack (one the network missed,
+    or a sung note's consonant ahead of its onset), the one whose crossfade blends the quietest
+    stretches of the old and the new read head (the earlier of two nearly as quiet);
+    ``fallback`` when none qualifies."""
     size = tf.shape(history)[1]
-    steps = cfg.return_window // 64 + 1
+    steps = cfg.quiet_window // 64 + 1
     candidates = first + 64.0 * tf.range(steps, dtype=tf.float32)[None, :]  # [b, steps]
     offsets = tf.range(cfg.crossfade)[None, None, :]
 
@@ -111,16 +112,15 @@ def _quietest(history: tf.Tensor, first: tf.Tensor, change: tf.Tensor, cfg: Timi
     ahead = tf.reduce_max(tf.where(soon[None], old[:, None, :], -1e9), axis=2)
     behind = tf.reduce_min(tf.where(lately[None], old[:, None, :], 1e9), axis=2)
     # unsteady: the level rises by 3 dB within 23 ms, or rose so in the last 23 ms (the note
-    # being played is still getting louder); once it has been steady, a rise of return_rise_db is
+    # being played is still getting louder); once it has been steady, a rise of quiet_attack_db is
     # an attack the network missed, and nothing after it may be chosen
     unsteady = (ahead > old + 3.0) | (old > behind + 3.0)
     settled = tf.cumsum(tf.cast(tf.logical_not(unsteady), tf.float32), axis=1) > 0.0
-    attack = tf.cast((ahead > old + cfg.return_rise_db) & settled, tf.float32)
-    allowed = tf.logical_not(unsteady | (tf.cumsum(attack, axis=1, exclusive=True) > 0.0))
+    attack = tf.cast((ahead > old + cfg.quiet_attack_db) & settled, tf.float32)
+    allowed = tf.logical_not(unsteady | (tf.cumsum(attack, axis=1, exclusive=True) > 0.0)) & (candidates <= last)
     score = tf.maximum(old, level(candidates - change)) + 3.0 * tf.cast(step, tf.float32)[None, :] / steps
     best = tf.argmin(tf.where(allowed, score, 1e9), axis=1, output_type=tf.int32)[:, None]
-    best = tf.where(tf.reduce_any(allowed, axis=1, keepdims=True), best, 0)
-    return tf.gather(candidates, best, batch_dims=1)
+    return tf.where(tf.reduce_any(allowed, axis=1, keepdims=True), tf.gather(candidates, best, batch_dims=1), fallback)
 
 
 def _next_onset(positions: tf.Tensor, among: tf.Tensor) -> tf.Tensor:
@@ -238,8 +238,10 @@ class StreamingTimingAdjuster(tf.Module):
         # before the next attack's guard. A jump beyond this block waits for the next block
         repeat = tf.maximum(change, 0.0)
         target = tf.where(repeat > 0.0, tf.minimum(low + float(cfg.hold) + repeat, high), low)
-        if cfg.return_window > 0:  # a return jumps where it is least heard, before an unflagged attack
-            target = tf.where(has_next, target, _quietest(history, low + repeat, change, cfg))
+        if cfg.quiet_jumps != "fixed":  # where the jump is least heard, before the next attack
+            # a repeat's stretch starts after the hold, a skip's ends before the next attack's guard
+            quiet = _quietest(history, low + repeat, tf.where(has_next, high + tf.minimum(change, 0.0), BIG), change, target, cfg)
+            target = quiet if cfg.quiet_jumps == "all" else tf.where(has_next, target, quiet)
         at = tf.math.ceil(target - start)
         wait = (at > float(n - cfg.crossfade)) & (start + float(n) <= high)
         at = tf.clip_by_value(at, 0.0, float(n - cfg.crossfade))  # the sample it jumps at

@@ -34,6 +34,7 @@ from autotune_keras.tfk import keras
 from autotune_keras.training import RunFolder, distribution_strategy, keras_callbacks, load_weights
 
 SAME_LINE_CHOICES = ("separate", "later", "likelier")
+QUIET_JUMP_CHOICES = ("fixed", "returns", "all")
 FLOAT_WEIGHTS = "float.weights.h5"
 QAT_WEIGHTS = "qat.weights.h5"
 MONITOR = "val_onset_deviation_ms"
@@ -59,6 +60,8 @@ class TimingExperiment:
         self.train.validate()
         if self.model.same_line_onsets not in SAME_LINE_CHOICES:
             raise ValueError(f"model.same_line_onsets: {self.model.same_line_onsets!r}: one of {', '.join(SAME_LINE_CHOICES)}")
+        if self.model.quiet_jumps not in QUIET_JUMP_CHOICES:
+            raise ValueError(f"model.quiet_jumps: {self.model.quiet_jumps!r}: one of {', '.join(QUIET_JUMP_CHOICES)}")
 
 
 def onset_targets(onsets: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
