@@ -63,8 +63,8 @@ class TimingConfig:
     # hold and its own length later, a return to the plain latency at return_hold), "returns" (a
     # return goes where the jump is least heard within quiet_window after return_hold: 23 ms past
     # the rise of the note being played, before the level next rises by quiet_attack_db, an attack
-    # the network missed, at the quietest crossfade), "all" (every jump so, before the next
-    # attack's guard: a sung note's consonant ahead of its onset is not repeated or skipped)
+    # the network missed, at the quietest crossfade), "all" (every jump so, ending a hold before
+    # the next attack: a sung note's consonant ahead of its onset is not repeated or skipped)
     quiet_jumps: str = "fixed"
     quiet_window: int = 4096
     quiet_attack_db: float = 6.0
