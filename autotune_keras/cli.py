@@ -50,6 +50,7 @@ def prepare_args(command: Callable, args: list[str]) -> list[str]:
     params = signature.parameters
     positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     varargs = next((p for p in params.values() if p.kind == p.VAR_POSITIONAL), None)
+    takes_overrides = any(p.kind == p.VAR_KEYWORD for p in params.values())
 
     def convert(name: str, value: str, flag: str) -> str:
         kind = _kind(hints.get(name, str))
@@ -76,6 +77,9 @@ def prepare_args(command: Callable, args: list[str]) -> list[str]:
             name, has_value, value = token[2:].partition("=")
             key = name.replace("-", "_")
             param = params.get(key)
+            if param is None and not takes_overrides:  # refused before the command runs, not after it
+                flags = ", ".join("--" + p.name for p in params.values() if p.kind != p.VAR_POSITIONAL)
+                raise UsageError(f"--{name}: no such flag (this command takes {flags})")
             if param is None or param.kind == param.VAR_KEYWORD:  # a config override: the config checks it
                 out.append(token)
                 if not has_value and i + 1 < len(args) and not args[i + 1].startswith("--"):

@@ -50,6 +50,19 @@ def test_override_flags_take_their_value_as_the_next_word():
     assert prepare_args(command, ["folder", "--workers", "2", "out"]) == ["'folder'", "--workers", "2", "'out'"]
 
 
+def test_a_flag_the_command_does_not_take_is_refused_before_it_runs():
+    """A command without config overrides names the unknown flag and its own flags, instead of
+    running to the end and only then complaining (fire's way)."""
+    from autotune_keras.cli import UsageError, prepare_args
+
+    def command(model: str = "m", out: str | None = None, limit: int | None = None) -> None:
+        """A CLI of the evaluate kind."""
+
+    with pytest.raises(UsageError, match=r"--overwrite: no such flag \(this command takes --model, --out, --limit\)"):
+        prepare_args(command, ["--model", "x", "--overwrite"])
+    assert prepare_args(command, ["--limit=3", "--out", "o"]) == ["--limit=3", "--out", "'o'"]
+
+
 def test_model_decoding_and_merging_choices_are_checked():
     from autotune_keras.models.pitch_detector.training import DetectorExperiment
     from autotune_keras.models.timing_adjuster.training import TimingExperiment
