@@ -153,6 +153,24 @@ def test_timing_metrics_find_a_note_moved_by_the_largest_labelled_deviation():
     assert np.all(np.abs(deviations(clip, out)) <= 32), deviations(clip, out)
 
 
+def test_known_warp_can_place_its_crossfades_a_lead_before_the_moved_attacks():
+    """With ``lead`` each note is read at its own delay from ``lead`` samples before its attack
+    (both read heads still before it: a repeat's attack comes out its length after the
+    crossfade), and the crossfade ends right there, as quiet jumps place it."""
+    audio = np.random.default_rng(0).standard_normal(SR).astype(np.float32)
+    onsets, delays, lead = np.array([5000, 15000, 25000]), np.array([0, 1000, -1000]), 1024
+    out = known_warp(audio, onsets, delays, lead=lead)
+    for onset, delay in zip(onsets, delays, strict=True):
+        np.testing.assert_array_equal(out[onset + delay - lead : onset + delay + 500], audio[onset - lead : onset + 500])
+    # the third note's skip: the crossfade ends `lead` before its attack as it comes out
+    assert not np.allclose(out[25000 - 1000 - lead - 10], audio[25000 - lead - 10])
+    # the second note's repeat: it ends `lead` before the attack as the old head reaches it, and
+    # the 1000 samples before that are played again before the attack
+    end = 15000 - lead
+    np.testing.assert_array_equal(out[end : end + 1000], audio[end - 1000 : end])  # the new head
+    np.testing.assert_array_equal(out[end - 1000 : end - 256], audio[end - 1000 : end - 256])  # the old head, before the fade
+
+
 @pytest.mark.parametrize("step_seconds", [0.25, 0.125])
 def test_time_warp_driven_by_the_true_onsets_puts_early_and_late_notes_on_the_grid(step_seconds):
     from autotune_keras.engine.runners import ModuleRunner

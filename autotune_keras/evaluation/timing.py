@@ -109,14 +109,20 @@ def deviations(clip: TimingClip, audio: np.ndarray) -> np.ndarray:
     return onsets + note_lags(clip, audio, onsets) - lines
 
 
-def known_warp(audio: np.ndarray, onsets: np.ndarray, delays: np.ndarray, crossfade: int = 256) -> np.ndarray:
+def known_warp(audio: np.ndarray, onsets: np.ndarray, delays: np.ndarray, crossfade: int = 256, lead: int | None = None) -> np.ndarray:
     """``audio`` read with ``delays[i]`` samples of delay around note ``i`` (changed half way
-    between attacks, crossfaded): each note moved by a known amount, as a timing model moves
-    them, to check that :func:`note_lags` finds the moves."""
+    between attacks, or with ``lead`` its crossfade ending that many samples before the moved
+    attack where the notes leave room; crossfaded): each note moved by a known amount, as a
+    timing model moves them, to check that :func:`note_lags` finds the moves."""
     t = np.arange(len(audio))
     order = np.argsort(onsets)
     onsets, delays = np.asarray(onsets)[order], np.asarray(delays, float)[order]
     changes = (onsets[:-1] + onsets[1:]) // 2
+    if lead is not None:  # in output time, where both read heads are still `lead` before the
+        # next attack (a repeat's attack then comes out its length later) and past the previous
+        late = (onsets[1:] + np.minimum(delays[:-1], delays[1:])).astype(int) - lead - crossfade
+        room = late - np.maximum(delays[:-1], delays[1:]) >= onsets[:-1] + lead
+        changes = np.where(room, late, changes)
     which = np.searchsorted(changes, t, side="right")
     previous = np.concatenate([delays[:1], delays])[which]
     fade = np.clip((t - np.concatenate([[-len(audio)], changes])[which]) / crossfade, 0.0, 1.0)
