@@ -7,9 +7,9 @@
   cross-correlation at least 0.9, lags within 0.45 of a step, the largest labelled deviation,
   and a hop), else (an output that is not a copy there) where its onset-strength envelope best
   matches the input's from 0.1 grid step before the onset to 0.3 after it. Known moves are
-  found within 0.2 ms RMS on the voices and the training banks, 2-6 ms on the held-out bank
-  (a few notes), wherever the read head's crossfades lie; the onset strength alone erred 2-8 ms
-  RMS, 7-12 ms with a crossfade ending 23 ms before the attack (tools/timing_measure_check.py).
+  found within 0.06 ms RMS on pitched notes and 1.4 ms in drum loops (with a crossfade ending
+  23 ms before each moved attack the same but for one held-out note); the onset strength alone
+  erred 2-8 ms RMS, 7-12 ms with such crossfades (tools/timing_measure_check.py).
   RMS and median, for the input, the model and the baseline.
 * Notes played on the grid (within 1 ms of their line): how far the output moved them (the same
   alignment).

@@ -240,7 +240,8 @@ class StreamingTimingAdjuster(tf.Module):
         target = tf.where(repeat > 0.0, tf.minimum(low + float(cfg.hold) + repeat, high), low)
         if cfg.quiet_jumps != "fixed":  # where the jump is least heard, before the next attack
             # a repeat's stretch starts after the hold; a skip's ends, and every crossfade does, a
-            # hold before the next attack (closer, the crossfade smears the attack it precedes)
+            # hold before the next attack (closer, the onset-strength measure read the crossfade
+            # as part of that attack; on validation the rule measured level: BENCHMARKS)
             before_next = next_position - float(cfg.hold + cfg.crossfade) + tf.minimum(change, 0.0)
             quiet = _quietest(history, low + repeat, tf.where(has_next, before_next, BIG), change, target, cfg)
             target = quiet if cfg.quiet_jumps == "all" else tf.where(has_next, target, quiet)
