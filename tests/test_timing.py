@@ -198,7 +198,8 @@ def test_time_warp_driven_by_the_true_onsets_puts_early_and_late_notes_on_the_gr
     out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead).run(audio, TEMPO, step_beats, clip.grid(step_beats)[1])["audio"]
     after = deviations(clip, out) / SR * 1e3
     # every note within a 128-sample onset hop, the read head's +-64-sample search for the
-    # best-matching lag and the measure's 64-sample hop of its line (256 samples, 5.8 ms), the
+    # best-matching lag and, should the measure fall back to onset strength, its 64-sample hop
+    # of its line (256 samples, 5.8 ms), the
     # early ones too (their extra delay is a repeat of a steady stretch, at 16ths a short one)
     assert np.all(np.abs(after) <= 256 / SR * 1e3), after
     assert rms_ms(deviations(clip, out)) < 0.2 * rms_ms(deviations(clip, audio))
