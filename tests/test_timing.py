@@ -436,18 +436,19 @@ def test_an_onset_the_network_is_unsure_of_moves_less():
 
 
 class _Weak:
-    """An onset network that knows the answer, and is unsure (likelihood 0.3) of some onsets."""
+    """An onset network that knows the answer, and is unsure (``likelihood``) of some onsets."""
 
-    def __init__(self, sure: np.ndarray, unsure: np.ndarray, cfg):
+    def __init__(self, sure: np.ndarray, unsure: np.ndarray, cfg, likelihood: float = 0.3):
         from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
 
         self.sure, self.unsure = TrueOnsets(sure, cfg), TrueOnsets(unsure, cfg)
+        self.logit = float(np.log(likelihood / (1.0 - likelihood)))
 
     def __call__(self, features, training=False):
         import tensorflow as tf
 
         sure, unsure = self.sure(features).numpy(), self.unsure(features).numpy()
-        return tf.constant(np.where(sure > 0.0, sure, np.where(unsure > 0.0, float(np.log(0.3 / 0.7)), -10.0)).astype(np.float32))
+        return tf.constant(np.where(sure > 0.0, sure, np.where(unsure > 0.0, self.logit, -10.0)).astype(np.float32))
 
 
 def _timing_config(**changes):
@@ -499,6 +500,23 @@ def test_an_anchor_gives_way_to_a_likelier_onset_just_after_it():
     cfg = _timing_config(onset_threshold=0.4, anchor_threshold=0.25)
     after = deviations(clip, _retime_with(_Weak(onsets, onsets - 1024, cfg), cfg, clip, 0.5)) / SR * 1e3
     assert np.all(np.abs(after) < 5.0), after
+
+
+def test_a_likelier_peak_just_after_a_queued_onset_takes_its_place():
+    """The network is fairly sure (likelihood 0.45, above the onset threshold 0.4) 23 ms before
+    each note (an attack's rise found at the end of one call) and sure on it (its peak, in the
+    next call). Queued first, the weaker onset moves the wrong stretch, by a shift scaled down
+    by its likelihood; with ``likelier_replaces`` the peak takes its place and every note lands
+    on its line."""
+    offsets = [20.0, -25.0, 30.0, -15.0, 25.0, -30.0, 10.0, -20.0, 15.0, 0.0]
+    audio, onsets, lines = notes(offsets)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets))[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    after = {}
+    for replaces in (False, True):
+        cfg = _timing_config(onset_threshold=0.4, confidence_ramp=0.3, likelier_replaces=replaces)
+        after[replaces] = deviations(clip, _retime_with(_Weak(onsets, onsets - 1024, cfg, 0.45), cfg, clip, 0.5)) / SR * 1e3
+    assert np.all(np.abs(after[True]) < 5.0), after
+    assert np.max(np.abs(after[False])) > 10.0, after  # where the rise and the peak fell into different calls
 
 
 def test_an_early_false_onset_moves_with_its_note_as_one_block():

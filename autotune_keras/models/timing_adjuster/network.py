@@ -45,6 +45,10 @@ class TimingConfig:
     # latency before it instead of lending it the shift of the note before (a likelier peak
     # within min_gap after an anchor takes its place); 0: off
     anchor_threshold: float = 0.0
+    # a likelier peak within min_gap after the newest queued onset takes its place (position,
+    # shift, confidence): an attack whose rise straddles two calls is first found on the weaker
+    # frame at the end of one call, then at its peak in the next; off, only an anchor gives way
+    likelier_replaces: bool = False
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
     # two queued onsets nearest the same grid line (a sung consonant's early 'onset' and its note;

@@ -174,10 +174,12 @@ class StreamingTimingAdjuster(tf.Module):
         latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), start - since)
         queue_threshold = cfg.anchor_threshold if 0.0 < cfg.anchor_threshold < cfg.onset_threshold else cfg.onset_threshold
         accept = (likelihood >= queue_threshold) & (found - latest >= cfg.min_gap) & finite
-        # an anchor (queued below onset_threshold) gives way to a likelier peak within min_gap after it
+        # an anchor (queued below onset_threshold), or with likelier_replaces any queued onset,
+        # gives way to a likelier peak within min_gap after it
         newest = tf.argmax(tf.where(valid, positions, -BIG), axis=1, output_type=tf.int32)[:, None]
         newest_confidence = tf.where(tf.reduce_any(valid, axis=1, keepdims=True), tf.gather(confidences, newest, batch_dims=1), 1.0)
-        replace = (newest_confidence < cfg.onset_threshold) & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
+        yields = tf.ones_like(newest_confidence, tf.bool) if cfg.likelier_replaces else newest_confidence < cfg.onset_threshold
+        replace = yields & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
         replace &= tf.logical_not(accept) & (found - tf.gather(positions, newest, batch_dims=1) < cfg.min_gap) & finite
         shift = _grid_shift(found, tempo, context, cfg)
         shift = tf.where(likelihood >= cfg.onset_threshold, shift, 0.0)  # an anchor stays where it was played
