@@ -152,3 +152,18 @@ def test_expected_calibration_error_sees_overconfidence():
     result = calibration(confidence, boastful)
     assert result["ece"] == pytest.approx(0.25, abs=0.02)
     assert sum(b["frames"] for b in result["reliability"]) == 20000
+
+
+def test_evaluate_timing_model_against_slicing_with_a_clip_bootstrap(synthetic_records, tmp_path):
+    timing = ROOT / "saved_models" / "timing_adjuster"
+    result = evaluate(timing, data=synthetic_records, split="train", compare="baseline", limit=3, out=tmp_path)
+    names = list(result["models"])
+    assert names == ["input", str(timing), "slicing baseline"]
+    model, baseline = result["models"][str(timing)], result["models"]["slicing baseline"]
+    assert model["clips"] == 3 and model["onset_deviation_rms_ms"] < result["models"]["input"]["onset_deviation_rms_ms"]
+    assert "rms_difference_from_model" not in model
+    difference = baseline["rms_difference_from_model"]
+    expected = baseline["onset_deviation_rms_ms"] - model["onset_deviation_rms_ms"]
+    assert difference["ms"] == pytest.approx(expected) and difference["low"] <= difference["ms"] <= difference["high"]
+    report = (tmp_path / "report.md").read_text()
+    assert f"| RMS deviation less `{timing}`'s, ms [95 % interval, clips resampled] |" in report

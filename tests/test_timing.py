@@ -15,7 +15,15 @@ import soundfile as sf
 
 from autotune_keras import contract
 from autotune_keras.evaluation.clips import TimingClip
-from autotune_keras.evaluation.timing import clip_scores, clip_summary, deviations, known_warp, note_lags, score_system
+from autotune_keras.evaluation.timing import (
+    clip_scores,
+    clip_summary,
+    deviations,
+    known_warp,
+    note_lags,
+    rms_difference_interval,
+    score_system,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = contract.SAMPLE_RATE
@@ -130,6 +138,24 @@ def test_timing_metrics_measure_a_known_offset():
     summary = clip_summary(clip, clip_scores(clip, clip.audio))  # the report's per-clip row
     assert summary["name"] == clip.name and summary["notes"] == len(OFF_GRID_MS)
     assert summary["onset_deviation_rms_ms"] == pytest.approx(rms_ms(deviations(clip, clip.audio)))
+
+
+def test_rms_difference_interval_tells_a_steady_gain_from_one_clips_luck():
+    def rows(rms: list[float]) -> list[dict]:
+        return [{"name": f"clip{i}", "notes": 6, "onset_deviation_rms_ms": r} for i, r in enumerate(rms)]
+
+    rng = np.random.default_rng(1)
+    base = list(rng.uniform(8.0, 16.0, 40))
+    base[7] = 45.0  # one phrase the model loses badly
+    steady = rms_difference_interval(rows([r - 2.0 for r in base]), rows(base))  # every clip 2 ms better
+    assert steady["high"] < 0.0 and steady["low"] < steady["ms"] < steady["high"]
+    lucky = base.copy()
+    lucky[7] = 2.0  # that phrase rescued: the whole set's RMS falls as far, but only through it
+    one_clip = rms_difference_interval(rows(lucky), rows(base))
+    assert one_clip["ms"] < 0.75 * steady["ms"] and one_clip["high"] >= 0.0 and one_clip["low"] < 2 * steady["low"]
+    assert rms_difference_interval(rows(base), rows(base)) == {"ms": 0.0, "low": 0.0, "high": 0.0}
+    with pytest.raises(ValueError, match="different clips"):
+        rms_difference_interval(rows(base), rows(base[:-1]))
 
 
 def test_timing_metrics_follow_each_note_through_a_time_warp():

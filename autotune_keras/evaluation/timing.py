@@ -268,6 +268,27 @@ def score_system(clips: list[TimingClip], outputs: list[np.ndarray]) -> dict:
     return aggregate([clip_scores(clip, out) for clip, out in zip(clips, outputs, strict=True)])
 
 
+def rms_difference_interval(per_clip: list[dict], against: list[dict], draws: int = 2000, seed: int = 0) -> dict:
+    """RMS onset deviation of one system less another's (ms), over the same clips (``clip_summary``
+    rows), and its 95 % interval from a paired bootstrap over clips: phrases, not notes, are the
+    independent draws, so a gain held by one or two clips shows as an interval across zero."""
+    def squares(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        notes = np.array([r["notes"] for r in rows], float)
+        rms = np.nan_to_num(np.array([r["onset_deviation_rms_ms"] for r in rows], float))
+        return rms**2 * notes, notes
+
+    if [r["name"] for r in per_clip] != [r["name"] for r in against]:
+        raise ValueError("the two systems were scored on different clips")
+    (sq_a, n_a), (sq_b, n_b) = squares(per_clip), squares(against)
+    if len(per_clip) == 0 or n_a.sum() == 0 or n_b.sum() == 0:
+        return {"ms": float("nan"), "low": float("nan"), "high": float("nan")}
+    picks = np.random.default_rng(seed).integers(0, len(per_clip), (draws, len(per_clip)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drawn = np.sqrt(sq_a[picks].sum(1) / n_a[picks].sum(1)) - np.sqrt(sq_b[picks].sum(1) / n_b[picks].sum(1))
+    low, high = np.nanpercentile(drawn, [2.5, 97.5])
+    return {"ms": float(np.sqrt(sq_a.sum() / n_a.sum()) - np.sqrt(sq_b.sum() / n_b.sum())), "low": float(low), "high": float(high)}
+
+
 ROWS = [
     ("onset deviation from the grid, RMS (ms)", "onset_deviation_rms_ms", "{:.2f}"),
     ("onset deviation from the grid, median (ms)", "onset_deviation_median_ms", "{:.2f}"),
@@ -277,6 +298,13 @@ ROWS = [
     ("pitch change against the on-grid render, median |cents|", "pitch_change_cents", "{:.2f}"),
     ("clips with a click at a call boundary", "clicks", "{}"),
 ]
+
+
+def _interval(difference: dict | None) -> str:
+    """A report cell for :func:`rms_difference_interval` ("" for the model itself)."""
+    if difference is None:
+        return ""
+    return f"{difference['ms']:+.2f} [{difference['low']:+.2f}, {difference['high']:+.2f}]"
 
 
 def evaluate_timing(systems: dict[str, Callable[[TimingClip], np.ndarray]], clips: list[TimingClip], out: Path, data_label: str) -> dict:
@@ -296,8 +324,11 @@ def evaluate_timing(systems: dict[str, Callable[[TimingClip], np.ndarray]], clip
         results[label]["by_family"] = {family: aggregate([r for c, r in zip(clips, rows, strict=True) if c.family == family]) for family in families}
         results[label]["per_clip"] = [clip_summary(c, r) for c, r in zip(clips, rows, strict=True)]
     first_input = next(iter(results.values()))
-    for scores in results.values():
+    model = list(results)[min(1, len(results) - 1)]  # the model evaluated (the input comes first)
+    for label, scores in results.items():
         scores["rms_reduction"] = 1.0 - scores["onset_deviation_rms_ms"] / first_input["onset_deviation_rms_ms"]
+        if label != model:
+            scores["rms_difference_from_model"] = rms_difference_interval(scores["per_clip"], results[model]["per_clip"])
     from autotune_keras.evaluation import plots
 
     shown = []
@@ -321,6 +352,8 @@ def evaluate_timing(systems: dict[str, Callable[[TimingClip], np.ndarray]], clip
             cells = [fmt.format(results[n][key]) for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| RMS deviation reduction against the input | " + " | ".join(f"{results[n]['rms_reduction'] * 100:.1f} %" for n in names) + " |")
+    cells = [_interval(results[n].get("rms_difference_from_model")) for n in names]
+    lines.append(f"| RMS deviation less `{model}`'s, ms [95 % interval, clips resampled] | " + " | ".join(cells) + " |")
     lines += ["", "| family | clips | " + " | ".join(f"`{n}` RMS / median (ms)" for n in names) + " |", "|---|---|" + "---|" * len(names)]
     for family in families:
         cells = [f"{results[n]['by_family'][family]['onset_deviation_rms_ms']:.2f} / {results[n]['by_family'][family]['onset_deviation_median_ms']:.2f}" for n in names]
