@@ -288,7 +288,7 @@ def test_planning_past_a_placed_onset_gives_an_early_note_after_a_late_one_its_r
     clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
     after = {}
     for plan in (False, True):
-        cfg = dataclasses.replace(base, plan_past_placed_onsets=plan)
+        cfg = dataclasses.replace(base, plan_past_placed_onsets=plan, share_tight_moves=False, onsets_per_call=1)  # this option alone
         module = StreamingTimingAdjuster(TrueOnsets(onsets, cfg), cfg)
         out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead).run(audio, TEMPO, 0.25, clip.grid()[1])["audio"]
         after[plan] = deviations(clip, out) / SR * 1e3
@@ -378,7 +378,7 @@ def _second_attack_per_mode(clip: TimingClip, modes: tuple[str, ...], step_beats
 
     whole = {}
     for mode in modes:
-        cfg = _timing_config(quiet_jumps=mode)
+        cfg = _timing_config(quiet_jumps=mode, share_tight_moves=False)  # the jumps' placement alone
         out = _retime_with(TrueOnsets(clip.onsets, cfg), cfg, clip, step_beats)
         whole[mode] = _attack_kept_whole(clip, out, 1)
     return whole, deviations(clip, out) / SR * 1e3
@@ -495,6 +495,56 @@ def _retime_with(finder, cfg, clip: TimingClip, step_beats: float) -> np.ndarray
     module = StreamingTimingAdjuster(finder, cfg)
     retimer = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead)
     return retimer.run(clip.audio, TEMPO, step_beats, clip.grid(step_beats)[1])["audio"]
+
+
+def test_a_late_note_and_an_early_one_too_close_for_their_jump_share_the_shortfall():
+    """A note 40 ms late, the next 40 ms early 45 ms after it: the stretch between them has room
+    for a 10 ms repeat, not the 80 ms the two need. Each moved to its own line, the early note
+    keeps the late one's skip and lands 70 ms early, further off than played; with
+    ``share_tight_moves`` the late note moves less, and the two miss by the same amount."""
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+
+    offsets = [0.0, 40.0, -40.0, 0.0] * 3
+    audio, onsets, lines = notes(offsets, 0.125)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    after = {}
+    for share in (False, True):  # the first pair's two onsets fall among one call's hops
+        cfg = _timing_config(share_tight_moves=share, onsets_per_call=2)
+        after[share] = deviations(clip, _retime_with(TrueOnsets(onsets, cfg), cfg, clip, 0.25)) / SR * 1e3
+    late, early = np.array(offsets) > 0.0, np.array(offsets) < 0.0
+    assert np.all(after[False][early] < -60.0), after[False]
+    assert np.all(np.abs(after[False][late]) < 5.0), after[False]
+    assert np.all(np.abs(after[True][late | early]) < 40.0), after[True]
+    assert np.all(np.abs(after[True][late] + after[True][early]) < 10.0), after[True]  # the same amount off, either way
+    assert np.all(np.abs(after[True][~(late | early)]) < 5.0), after[True]
+
+
+def test_a_call_queues_a_second_onset_among_its_hops_when_asked():
+    """Two onsets 45 ms apart can fall among the 16 hops one call analyses: with
+    ``onsets_per_call`` 2 both are queued, with 1 only the likelier."""
+    import tensorflow as tf
+
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+
+    queued = {}
+    for per_call in (1, 2):
+        cfg = _timing_config(onsets_per_call=per_call)
+        n = cfg.sequence
+        analysed_from = 12 * n - cfg.lookahead - n  # the hops the twelfth call analyses
+        onsets = np.array([analysed_from + 30, analysed_from + 30 + 1984])
+        module = StreamingTimingAdjuster(TrueOnsets(onsets, cfg), cfg)
+        spec = module.input_signature(1)
+        state = {t.name: np.zeros(t.shape, np.float32) for t in spec[3:]}
+        audio = np.zeros(12 * n, np.float32)
+        for i in range(12):
+            feeds = [audio[i * n : (i + 1) * n][None], np.array([[TEMPO]], np.float32), np.array([[0.25, 0.0, 1.0]], np.float32)]
+            out = module(*[tf.constant(x) for x in feeds + [state[t.name] for t in spec[3:]]])
+            state = {t.name: out[contract.state_output(t.name)].numpy() for t in spec[3:]}
+        valid = state[NAMES.ONSET_CONFIDENCES][0] > 0.0
+        queued[per_call] = np.sort(state[NAMES.ONSET_POSITIONS][0][valid] + 12 * n)  # from the stream's start
+    assert len(queued[1]) == 1, queued
+    assert len(queued[2]) == 2 and np.all(np.abs(queued[2] - onsets) <= cfg.hop), queued
 
 
 def test_a_note_the_network_is_unsure_of_keeps_its_place_instead_of_the_shift_before_it():

@@ -51,6 +51,10 @@ class TimingConfig:
     likelier_replaces: bool = False
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
+    # onsets a call may queue from the hops it analyses: 1, the likeliest; 2, also the likeliest
+    # other peak at least min_gap from it (a late note and an early one close after it can fall
+    # among one call's 16 hops, and the second was lost)
+    onsets_per_call: int = 1
     # two queued onsets nearest the same grid line (a sung consonant's early 'onset' and its note;
     # a drum loop's hits on one line): "separate" moves each to the line, "later" moves both by the
     # later one's shift, "likelier" by the shift of the one the network is surer of. Merging helped
@@ -77,6 +81,12 @@ class TimingConfig:
     # With the true onsets it cuts the voices' deviation by half; with the v9 network it measured
     # worse (its false onsets on consonants then move the wrong stretch sooner): BENCHMARKS
     plan_past_placed_onsets: bool = False
+    # the onset after the next wants a delay further from the next one's than the steady stretch
+    # between the two can absorb (a late note with an early one close after it): the next onset
+    # takes half the shortfall, so the two miss their lines by the same amount, instead of the
+    # second keeping the first's shift and landing twice as far off; a jump then waits (while a
+    # later block can still make it) until the network has heard far enough past its onset
+    share_tight_moves: bool = False
     crossfade: int = 256
     search: int = 64  # a jump goes to the best-matching lag within +- this of the wanted one (WSOLA)
     match: int = 256  # samples compared to find it

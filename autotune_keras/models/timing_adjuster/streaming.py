@@ -38,10 +38,18 @@ NAMES = contract.TimingTensors
 BIG = 1e9
 
 
-def _pick(probability: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor]:
+def _pick(probability: tf.Tensor, cfg: TimingConfig, apart_from: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """The most likely onset: (position from the write head in samples [b, 1], probability [b, 1]);
-    the position is refined between hops by a parabola through the three frames around the peak."""
+    the position is refined between hops by a parabola through the three frames around the peak.
+    With ``apart_from`` (a hop index [b, 1]), the most likely peak at least ``min_gap`` from it
+    (probability 0 where there is none)."""
     frames = cfg.analysed_frames
+    if apart_from is not None:
+        hops = tf.range(frames)[None, :]
+        far = tf.abs(hops - apart_from) * cfg.hop >= cfg.min_gap
+        left_of, right_of = tf.pad(probability[:, :-1], [[0, 0], [1, 0]]), tf.pad(probability[:, 1:], [[0, 0], [0, 1]])
+        peak = (probability >= left_of) & (probability >= right_of)  # not the shoulder of the other one
+        probability = tf.where(far & peak, probability, 0.0)
     k = tf.argmax(probability, axis=1, output_type=tf.int32)[:, None]
     p = tf.gather(probability, k, batch_dims=1)
     left = tf.gather(probability, tf.maximum(k - 1, 0), batch_dims=1)
@@ -50,6 +58,11 @@ def _pick(probability: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tens
     delta = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-6), -0.5, 0.5), 0.0)
     frame = tf.cast(k, tf.float32) + delta + float(cfg.first_analysed)
     return frame * cfg.hop - float(cfg.window_samples), p
+
+
+def _peak_hop(position: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
+    """The analysed hop index [b, 1] nearest a position :func:`_pick` returned."""
+    return tf.cast(tf.round((position + float(cfg.window_samples)) / cfg.hop), tf.int32) - cfg.first_analysed
 
 
 def _grid_units(position: tf.Tensor, tempo: tf.Tensor, context: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -123,6 +136,51 @@ def _quietest(history: tf.Tensor, first: tf.Tensor, last: tf.Tensor, change: tf.
     return tf.where(tf.reduce_any(allowed, axis=1, keepdims=True), tf.gather(candidates, best, batch_dims=1), fallback)
 
 
+def _enqueue(found: tf.Tensor, likelihood: tf.Tensor, queue: tuple[tf.Tensor, tf.Tensor, tf.Tensor], last_attack: tf.Tensor,
+             tempo: tf.Tensor, context: tf.Tensor, finite: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:  # fmt: skip
+    """The onset queue (positions, shifts, confidences [b, SLOTS]) with an onset found at ``found``
+    queued (with the shift that puts it on the grid), or put in place of the newest queued one."""
+    positions, shifts, confidences = queue
+    valid = confidences > 0.0
+    latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), last_attack)
+    queue_threshold = cfg.anchor_threshold if 0.0 < cfg.anchor_threshold < cfg.onset_threshold else cfg.onset_threshold
+    accept = (likelihood >= queue_threshold) & (found - latest >= cfg.min_gap) & finite
+    # an anchor (queued below onset_threshold), or with likelier_replaces any queued onset,
+    # gives way to a likelier peak within min_gap after it
+    newest = tf.argmax(tf.where(valid, positions, -BIG), axis=1, output_type=tf.int32)[:, None]
+    newest_confidence = tf.where(tf.reduce_any(valid, axis=1, keepdims=True), tf.gather(confidences, newest, batch_dims=1), 1.0)
+    yields = tf.ones_like(newest_confidence, tf.bool) if cfg.likelier_replaces else newest_confidence < cfg.onset_threshold
+    replace = yields & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
+    replace &= tf.logical_not(accept) & (found - tf.gather(positions, newest, batch_dims=1) < cfg.min_gap) & finite
+    shift = _grid_shift(found, tempo, context, cfg)
+    shift = tf.where(likelihood >= cfg.onset_threshold, shift, 0.0)  # an anchor stays where it was played
+    if cfg.confidence_ramp > 0.0:  # an onset the network is unsure of moves less (a false one,
+        # such as a sung consonant ahead of its note, moves the wrong stretch)
+        shift *= tf.clip_by_value((likelihood - cfg.onset_threshold) / cfg.confidence_ramp, 0.0, 1.0)
+    free = tf.cast(tf.logical_not(valid), tf.float32)
+    slot = tf.where(
+        tf.reduce_max(free, axis=1, keepdims=True) > 0.0,
+        tf.argmax(free, axis=1, output_type=tf.int32)[:, None],
+        tf.argmin(tf.where(valid, positions, BIG), axis=1, output_type=tf.int32)[:, None],
+    )
+    if cfg.same_line_onsets != "separate":  # queued onsets nearest the same grid line move with this one as a block
+        line, _, usable = _grid_units(found, tempo, context, cfg)
+        queued_lines, _, _ = _grid_units(positions, tempo, context, cfg)
+        same_line = valid & (positions < found) & (tf.round(queued_lines) == tf.round(line)) & usable & accept
+        block_shift = shift
+        if cfg.same_line_onsets == "likelier":  # the shift of the onset the network is surest of
+            surest = tf.argmax(tf.where(same_line, confidences, -1.0), axis=1, output_type=tf.int32)[:, None]
+            queued_wins = tf.reduce_max(tf.where(same_line, confidences, -1.0), axis=1, keepdims=True) > likelihood
+            block_shift = tf.where(queued_wins, tf.gather(shifts, surest, batch_dims=1), shift)
+            shift = block_shift
+        shifts = tf.where(same_line, block_shift, shifts)
+    put = (tf.one_hot(slot[:, 0], SLOTS) > 0.5) & accept | (tf.one_hot(newest[:, 0], SLOTS) > 0.5) & replace
+    positions = tf.where(put, found, positions)
+    shifts = tf.where(put, shift, shifts)
+    confidences = tf.where(put, likelihood, confidences)
+    return positions, shifts, confidences
+
+
 def _next_onset(positions: tf.Tensor, among: tf.Tensor) -> tf.Tensor:
     """Index [b, 1] of the earliest onset among the queued ones marked ``among``."""
     return tf.argmin(tf.where(among, positions, BIG), axis=1, output_type=tf.int32)[:, None]
@@ -170,43 +228,15 @@ class StreamingTimingAdjuster(tf.Module):
         energies = tf.concat([tf.maximum(finite_or_zero(band_energies), 0.0), new], axis=1)
         probability = tf.sigmoid(self.network(log_features(energies, cfg), training=False))
         found, likelihood = _pick(probability, cfg)
-        valid = confidences > 0.0
-        latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), start - since)
-        queue_threshold = cfg.anchor_threshold if 0.0 < cfg.anchor_threshold < cfg.onset_threshold else cfg.onset_threshold
-        accept = (likelihood >= queue_threshold) & (found - latest >= cfg.min_gap) & finite
-        # an anchor (queued below onset_threshold), or with likelier_replaces any queued onset,
-        # gives way to a likelier peak within min_gap after it
-        newest = tf.argmax(tf.where(valid, positions, -BIG), axis=1, output_type=tf.int32)[:, None]
-        newest_confidence = tf.where(tf.reduce_any(valid, axis=1, keepdims=True), tf.gather(confidences, newest, batch_dims=1), 1.0)
-        yields = tf.ones_like(newest_confidence, tf.bool) if cfg.likelier_replaces else newest_confidence < cfg.onset_threshold
-        replace = yields & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
-        replace &= tf.logical_not(accept) & (found - tf.gather(positions, newest, batch_dims=1) < cfg.min_gap) & finite
-        shift = _grid_shift(found, tempo, context, cfg)
-        shift = tf.where(likelihood >= cfg.onset_threshold, shift, 0.0)  # an anchor stays where it was played
-        if cfg.confidence_ramp > 0.0:  # an onset the network is unsure of moves less (a false one,
-            # such as a sung consonant ahead of its note, moves the wrong stretch)
-            shift *= tf.clip_by_value((likelihood - cfg.onset_threshold) / cfg.confidence_ramp, 0.0, 1.0)
-        free = tf.cast(tf.logical_not(valid), tf.float32)
-        slot = tf.where(
-            tf.reduce_max(free, axis=1, keepdims=True) > 0.0,
-            tf.argmax(free, axis=1, output_type=tf.int32)[:, None],
-            tf.argmin(tf.where(valid, positions, BIG), axis=1, output_type=tf.int32)[:, None],
-        )
-        if cfg.same_line_onsets != "separate":  # queued onsets nearest the same grid line move with this one as a block
-            line, _, usable = _grid_units(found, tempo, context, cfg)
-            queued_lines, _, _ = _grid_units(positions, tempo, context, cfg)
-            same_line = valid & (positions < found) & (tf.round(queued_lines) == tf.round(line)) & usable & accept
-            block_shift = shift
-            if cfg.same_line_onsets == "likelier":  # the shift of the onset the network is surest of
-                surest = tf.argmax(tf.where(same_line, confidences, -1.0), axis=1, output_type=tf.int32)[:, None]
-                queued_wins = tf.reduce_max(tf.where(same_line, confidences, -1.0), axis=1, keepdims=True) > likelihood
-                block_shift = tf.where(queued_wins, tf.gather(shifts, surest, batch_dims=1), shift)
-                shift = block_shift
-            shifts = tf.where(same_line, block_shift, shifts)
-        put = (tf.one_hot(slot[:, 0], SLOTS) > 0.5) & accept | (tf.one_hot(newest[:, 0], SLOTS) > 0.5) & replace
-        positions = tf.where(put, found, positions)
-        shifts = tf.where(put, shift, shifts)
-        confidences = tf.where(put, likelihood, confidences)
+        picks = [(found, likelihood)]
+        if cfg.onsets_per_call > 1:  # a second peak at least min_gap from the first: two notes close
+            # together (a late one and an early one after it) may fall among one call's hops
+            other, other_likelihood = _pick(probability, cfg, apart_from=_peak_hop(found, cfg))
+            first = found <= other  # queued in the order they were played
+            picks = [(tf.where(first, found, other), tf.where(first, likelihood, other_likelihood)),
+                     (tf.where(first, other, found), tf.where(first, other_likelihood, likelihood))]  # fmt: skip
+        for found, likelihood in picks:
+            positions, shifts, confidences = _enqueue(found, likelihood, (positions, shifts, confidences), start - since, tempo, context, finite, cfg)
         valid = confidences > 0.0
 
         # 2. the delay the next onset to be read needs, and where the read head may jump to it
@@ -225,6 +255,19 @@ class StreamingTimingAdjuster(tf.Module):
             last_attack = tf.where(past, next_position, last_attack)
             next_shift = tf.where(past, tf.gather(shifts, after, batch_dims=1), next_shift)
             next_position = tf.where(past, tf.gather(positions, after, batch_dims=1), next_position)
+        if cfg.share_tight_moves:  # the delay can change between the next onset and the one after it
+            # only in the stretch between them past the hold, guard and crossfade: a skip by at most
+            # that stretch, a repeat by at most that stretch per block the output spends there (one
+            # jump per block); a wider change is split
+            after = ahead & (positions > next_position)
+            has_after = has_next & tf.reduce_any(after, axis=1, keepdims=True)
+            second = _next_onset(positions, after)
+            stretch = tf.gather(positions, second, batch_dims=1) - next_position - float(cfg.hold + cfg.guard + cfg.crossfade)
+            wanted_change = tf.gather(shifts, second, batch_dims=1) - next_shift
+            blocks = 1.0 + tf.floor(tf.maximum(stretch + wanted_change, 0.0) / float(n))
+            room = tf.maximum(stretch, 0.0) * tf.where(wanted_change > 0.0, blocks, 1.0)
+            shortfall = tf.sign(wanted_change) * tf.maximum(tf.abs(wanted_change) - room, 0.0)
+            next_shift = tf.where(has_after, next_shift + 0.5 * shortfall, next_shift)
         # with no onset ahead the head returns to the plain latency: a note the network missed is
         # left where it was played instead of inheriting the shift of the note before it
         wanted = tf.round(float(cfg.latency_samples) + tf.where(has_next, next_shift, 0.0))
@@ -253,6 +296,10 @@ class StreamingTimingAdjuster(tf.Module):
         read = start + at
         change = tf.clip_by_value(change, read - high, read - low)  # land in the steady stretch
         change = tf.clip_by_value(change, float(cfg.min_delay) - delay, float(cfg.max_delay) - delay)
+        if cfg.share_tight_moves:  # and a jump waits, while a later block could still make it, until
+            # the network has heard far enough past the next onset to have found one too close after it
+            heard_past = next_position + 2.0 * tf.abs(change) + float(cfg.hold + cfg.guard + cfg.crossfade) <= -float(cfg.lookahead)
+            wait |= has_next & tf.logical_not(heard_past) & (start + float(n) + tf.maximum(-change, 0.0) <= high)
         jump = (read <= high) & (tf.abs(change) >= float(cfg.on_grid_tolerance)) & tf.logical_not(wait)  # a smaller change is not worth a jump
         from_index = tf.cast(float(size) + read, tf.int32)
         lag = tf.cast(_best_lag(history, from_index, tf.cast(tf.round(change), tf.int32), cfg), tf.float32)
