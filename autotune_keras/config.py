@@ -270,6 +270,21 @@ class AugmentConfig:
 
 
 @dataclass
+class FocusConfig:
+    """Training windows placed on each segment's closest pair of onsets: a share of the windows
+    puts the later onset of the pair (the one following the onset before it most closely, between
+    ``min_gap_ms`` and ``max_gap_ms`` after it) inside the window's span ``span_start`` + [0,
+    ``span_samples``), or is cropped at random when the segment has no such pair; the model's
+    training sets the span (the frames it learns from), the YAML sets the share."""
+
+    share: float = _ranged(0.0, 0.0, 1.0)  # of training windows; 0 = every window cropped at random
+    min_gap_ms: float = _ranged(30.0, 0.0)  # onsets closer than this count as one attack
+    max_gap_ms: float = _ranged(80.0, 0.0)  # a pair further apart is no close pair
+    span_start: int = _ranged(0, 0)  # samples from the window's first sample
+    span_samples: int = _ranged(0, 0)
+
+
+@dataclass
 class PipelineConfig:
     """How shards become batches."""
 
@@ -291,10 +306,16 @@ class PipelineConfig:
     # batched by its workers (other machines) instead of this process; "" = in process
     data_service: str = ""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    focus: FocusConfig = field(default_factory=FocusConfig)
 
     def validate(self) -> None:
         """Cross-field checks."""
         self.augment.validate()
+        if self.focus.span_start + self.focus.span_samples > self.window_samples:
+            raise ConfigError(
+                f"pipeline.focus: span {self.focus.span_start} + {self.focus.span_samples} samples "
+                f"does not fit a {self.window_samples}-sample window"
+            )
         if self.data_service and not self.data_service.startswith(("grpc://", "grpc+local://")):
             raise ConfigError(f"pipeline.data_service: {self.data_service!r} is not a dispatcher address (grpc://HOST:PORT)")
 

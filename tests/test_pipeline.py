@@ -127,3 +127,36 @@ def test_one_augmentation_draw_covers_a_crop_of_windows_with_noise_per_window(sy
         assert len(set(batch["source"])) == 1
         assert len(set(np.round(batch["snr_db"], 4))) == windows  # noise drawn per window
         assert batch["audio"].shape == (windows, WINDOW) and np.all(np.isfinite(batch["audio"]))
+
+
+def test_focused_windows_put_the_later_onset_of_the_closest_pair_in_the_span(tmp_path):
+    import json
+
+    from autotune_keras.config import ConfigError
+    from autotune_keras.data import records
+
+    # onsets: a pair 68 ms apart, one 11 ms apart (one attack), the closest pair 45 ms apart, a lone note
+    onsets = np.array([4000, 7000, 10000, 10500, 20000, 22000, 35000])
+    frames = 44100 // 128
+    writer = records.ShardWriter(tmp_path, "train", 1 << 24, 44100)
+    for i in range(4):
+        audio = np.random.default_rng(i).normal(0, 0.01, 44100).astype(np.float32)
+        segment = records.Segment(audio, np.zeros(frames, np.float32), np.zeros(frames, np.float32), f"s{i}", 0.0, {}, onsets=onsets)
+        writer.write(records.serialize(segment), len(audio))
+    split = {"examples": 4, "seconds": 4.0, "shards": writer.close()}
+    manifest = {"schema_version": records.SCHEMA_VERSION, "sample_rate": 44100, "label_hop": 128, "splits": {"train": split}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+
+    span = {"span_start": 2048, "span_samples": 1024}
+    plain = {"with_targets": False, "shuffle_buffer": 0, "batch_size": 16, "augment": {"enabled": False}}
+    focused = config(tmp_path, **plain, focus={"share": 1.0, **span})
+    for batch in first_batches(make_dataset(focused, "train"), 3):
+        for labels in batch["onsets"]:
+            in_span = np.flatnonzero(labels[16:25]) + 16
+            assert len(in_span) == 1, labels  # only the pair's later onset, 22000
+            assert labels[in_span[0] - 16]  # with the earlier one 2000 samples (16 frames) before it  # with the earlier one 2000 samples before it
+    no_close_pair = config(tmp_path, **plain, focus={"share": 1.0, "max_gap_ms": 40.0, **span})  # cropped at random
+    onsets_in_span = [labels[16:25].any() for batch in first_batches(make_dataset(no_close_pair, "train"), 3) for labels in batch["onsets"]]
+    assert np.mean(onsets_in_span) < 0.6
+    with pytest.raises(ConfigError, match="sets no focus span"):
+        make_dataset(config(tmp_path, focus={"share": 0.5}), "train")

@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from autotune_keras import contract
-from autotune_keras.config import PipelineConfig
+from autotune_keras.config import ConfigError, FocusConfig, PipelineConfig
 from autotune_keras.data import augment, records
 
 LABEL_FEATURES = ("f0_hz", "voicing", "target_f0_hz")
@@ -45,12 +45,37 @@ def shard_paths(records_dir: str | Path, split: str) -> list[str]:
     return paths
 
 
-def _window(example: dict, source_len: int, hop: int, seed: tf.Tensor, tracks: tuple[str, ...]) -> dict:
-    """A random hop-aligned crop of ``source_len`` samples (zero-padded when the segment is short)."""
+def _focused_start(onsets: tf.Tensor, max_start: tf.Tensor, hop: int, focus: FocusConfig, seed: tf.Tensor) -> tf.Tensor:
+    """First frame of a crop that puts the later onset of the segment's closest pair (between
+    ``focus.min_gap_ms`` and ``focus.max_gap_ms`` apart) at a random sample of the focus span;
+    random when there is none."""
+    place_seed, random_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    random_start = tf.random.stateless_uniform([], seed=random_seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
+    onsets = tf.sort(tf.cast(onsets, tf.int32))
+    gaps = onsets[1:] - onsets[:-1]
+    min_gap, max_gap = (int(round(ms * contract.SAMPLE_RATE / 1000.0)) for ms in (focus.min_gap_ms, focus.max_gap_ms))
+    candidates = tf.where((gaps >= min_gap) & (gaps <= max_gap), gaps, tf.int32.max)
+    if_none = tf.reduce_all(candidates == tf.int32.max)
+    padded = tf.concat([onsets, [0]], 0)  # an index that always exists (unused when there is no pair)
+    closest = tf.argmin(tf.concat([candidates, [tf.int32.max]], 0), output_type=tf.int32) + 1
+    later = padded[tf.minimum(closest, tf.size(padded) - 1)]
+    at = focus.span_start + tf.random.stateless_uniform([], seed=place_seed, minval=0, maxval=max(focus.span_samples, 1), dtype=tf.int32)
+    placed = tf.clip_by_value((later - at) // hop, 0, max_start)
+    return tf.where(if_none, random_start, placed)
+
+
+def _window(
+    example: dict, source_len: int, hop: int, seed: tf.Tensor, tracks: tuple[str, ...], focus: FocusConfig | None = None
+) -> dict:
+    """A random hop-aligned crop of ``source_len`` samples (zero-padded when the segment is short);
+    with ``focus``, placed on the segment's closest pair of onsets."""
     frames = source_len // hop
     total_frames = tf.shape(example["f0_hz"])[0]
     max_start = tf.maximum(total_frames - frames, 0)
-    start = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
+    if focus is None:
+        start = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
+    else:
+        start = _focused_start(example["onsets"], max_start, hop, focus, seed)
     out = {k: v for k, v in example.items() if k not in augment.AUDIO_TRACKS}
     for track in tracks:  # 16-bit PCM bytes: only the window's samples are decoded (zeros: no track)
         x = records.decode_pcm(example[track], start * hop, source_len)
@@ -83,9 +108,11 @@ def _crop(example: dict, window: int, hop: int) -> dict:
     return out
 
 
-def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path, stream_id: int) -> tuple[tf.data.Dataset, int]:
+def _examples(
+    cfg: PipelineConfig, split: str, training: bool, records_dir: Path, stream_id: int, focused: bool = False
+) -> tuple[tf.data.Dataset, int]:
     """Prepared (windowed, augmented when training) examples of one dataset folder, unbatched;
-    and its label hop."""
+    and its label hop. ``focused``: one window per crop, placed by ``cfg.focus``."""
     manifest = read_manifest(records_dir)
     hop = int(manifest["label_hop"])
     sample_rate = int(manifest["sample_rate"])
@@ -94,7 +121,7 @@ def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path
     window = int(math.ceil(cfg.window_samples / hop) * hop)
     use_augment = training and cfg.augment.enabled
     margin = augment.max_read_rate(cfg.augment) if use_augment else 1.0
-    windows = windows_per_crop(cfg, manifest, window, margin) if training else 1
+    windows = windows_per_crop(cfg, manifest, window, margin) if training and not focused else 1
     crop = windows * window
     source_len = int(math.ceil(crop * margin / hop) + 2) * hop
     tracks = augment.AUDIO_TRACKS if cfg.with_targets else ("audio",)
@@ -116,7 +143,7 @@ def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path
     def prepare(index, example):
         element_seed = tf.stack([tf.constant(seed, tf.int64), index + tf.constant(stream_id << 40, tf.int64)])
         crop_seed, augment_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, num=3))
-        example = _window(example, source_len, hop, crop_seed, tracks)
+        example = _window(example, source_len, hop, crop_seed, tracks, cfg.focus if focused else None)
         if use_augment:
             example = augment.augment_example(example, cfg.augment, crop, hop, sample_rate, augment_seed)
         else:
@@ -131,6 +158,15 @@ def _examples(cfg: PipelineConfig, split: str, training: bool, records_dir: Path
         ds = ds.flat_map(lambda example: tf.data.Dataset.from_tensors(example).repeat(copies))
     ds = ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return (ds.unbatch() if training else ds), hop
+
+
+def _with_focus(cfg: PipelineConfig, split: str, folder: Path, stream: tuple[tf.data.Dataset, int], stream_id: int) -> tuple[tf.data.Dataset, int]:
+    """A folder's training windows with ``cfg.focus.share`` of them placed on close onsets."""
+    if cfg.focus.span_samples <= 0:
+        raise ConfigError("pipeline.focus.share: the model being trained sets no focus span (only the timing adjuster trains with focus)")
+    focused, _ = _examples(cfg, split, True, folder, stream_id, focused=True)
+    weights = [1.0 - cfg.focus.share, cfg.focus.share]
+    return tf.data.Dataset.sample_from_datasets([stream[0], focused], weights=weights, seed=_seed(cfg) + stream_id), stream[1]
 
 
 def windows_per_crop(cfg: PipelineConfig, manifest: dict, window: int, margin: float) -> int:
@@ -191,6 +227,8 @@ def make_dataset(
         with_split = [f for f in folders if read_manifest(f)["splits"].get(split, {}).get("examples", 0)]
         folders = with_split or folders[:1]
     streams = [_examples(cfg, split, training, folder, i) for i, folder in enumerate(folders)]
+    if training and cfg.focus.share > 0:
+        streams = [_with_focus(cfg, split, folder, stream, len(folders) + i) for i, (folder, stream) in enumerate(zip(folders, streams, strict=True))]
     hops = {hop for _, hop in streams}
     if len(hops) > 1:
         raise ValueError(f"pipeline: the record folders have different label hops {sorted(hops)}; build them with one label_hop")

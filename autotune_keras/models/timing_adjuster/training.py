@@ -90,10 +90,13 @@ def datasets(exp: TimingExperiment):
 
     for folder in (exp.pipeline.records, *exp.pipeline.mix):
         ensure_dataset(folder, exp.dataset)
+    cfg = exp.model
+    first_target = (cfg.preroll // cfg.hop + cfg.first_analysed) * cfg.hop  # the frames the network learns from
+    focus = to_dict(exp.pipeline.focus) | {"span_start": first_target, "span_samples": cfg.analysed_frames * cfg.hop - cfg.hop // 2}
     pipeline = load(
         PipelineConfig,
         None,
-        overrides=to_dict(exp.pipeline) | {"window_samples": exp.model.feature_samples, "with_targets": False},
+        overrides=to_dict(exp.pipeline) | {"window_samples": cfg.feature_samples, "with_targets": False, "focus": focus},
     )
     train = make_dataset(pipeline, "train").map(lambda b: timing_io(b, exp.model), num_parallel_calls=tf.data.AUTOTUNE)
     validation = make_dataset(pipeline, "validation").map(lambda b: timing_io(b, exp.model)).cache()
