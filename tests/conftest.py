@@ -31,6 +31,30 @@ def synthetic_records(tmp_path_factory):
     return out
 
 
+# a pair 68 ms apart, one 11 ms apart (one attack), the closest pair 45 ms apart (20000, 22000), a lone note
+CLOSE_PAIR_ONSETS = np.array([4000, 7000, 10000, 10500, 20000, 22000, 35000])
+
+
+def records_with_onsets(folder: Path, onsets: np.ndarray, segments: int = 4) -> Path:
+    """A dataset folder (train and validation splits) of 1 s noise segments labelled with ``onsets``."""
+    import json
+
+    from autotune_keras.data import records
+
+    frames = SR // 128
+    splits = {}
+    for split in ("train", "validation"):
+        writer = records.ShardWriter(folder, split, 1 << 24, SR)
+        for i in range(segments):
+            audio = np.random.default_rng(i).normal(0, 0.01, SR).astype(np.float32)
+            zeros = np.zeros(frames, np.float32)
+            writer.write(records.serialize(records.Segment(audio, zeros, zeros, f"s{i}", 0.0, {}, onsets=onsets)), SR)
+        splits[split] = {"examples": segments, "seconds": float(segments), "shards": writer.close()}
+    manifest = {"schema_version": records.SCHEMA_VERSION, "sample_rate": SR, "label_hop": 128, "splits": splits}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
 def harmonic_tone(f0: float, seconds: float, sr: int = SR, harmonics: int = 8) -> np.ndarray:
     """A steady harmonic tone (1/k amplitudes) at ``f0``."""
     t = np.arange(int(seconds * sr)) / sr

@@ -130,23 +130,11 @@ def test_one_augmentation_draw_covers_a_crop_of_windows_with_noise_per_window(sy
 
 
 def test_focused_windows_put_the_later_onset_of_the_closest_pair_in_the_span(tmp_path):
-    import json
+    from conftest import CLOSE_PAIR_ONSETS, records_with_onsets
 
     from autotune_keras.config import ConfigError
-    from autotune_keras.data import records
 
-    # onsets: a pair 68 ms apart, one 11 ms apart (one attack), the closest pair 45 ms apart, a lone note
-    onsets = np.array([4000, 7000, 10000, 10500, 20000, 22000, 35000])
-    frames = 44100 // 128
-    writer = records.ShardWriter(tmp_path, "train", 1 << 24, 44100)
-    for i in range(4):
-        audio = np.random.default_rng(i).normal(0, 0.01, 44100).astype(np.float32)
-        segment = records.Segment(audio, np.zeros(frames, np.float32), np.zeros(frames, np.float32), f"s{i}", 0.0, {}, onsets=onsets)
-        writer.write(records.serialize(segment), len(audio))
-    split = {"examples": 4, "seconds": 4.0, "shards": writer.close()}
-    manifest = {"schema_version": records.SCHEMA_VERSION, "sample_rate": 44100, "label_hop": 128, "splits": {"train": split}}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-
+    records_with_onsets(tmp_path, CLOSE_PAIR_ONSETS)  # the closest pair: 20000, 22000
     span = {"span_start": 2048, "span_samples": 1024}
     plain = {"with_targets": False, "shuffle_buffer": 0, "batch_size": 16, "augment": {"enabled": False}}
     focused = config(tmp_path, **plain, focus={"share": 1.0, **span})

@@ -62,6 +62,20 @@ def rms_ms(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(values**2)) / SR * 1e3)
 
 
+def test_focused_training_windows_put_the_close_onset_in_the_frames_the_network_learns_from(tmp_path):
+    from conftest import CLOSE_PAIR_ONSETS, records_with_onsets
+
+    from autotune_keras.models.timing_adjuster.training import TimingExperiment, datasets
+    from autotune_keras.training import load_experiment
+
+    overrides = {"pipeline.records": str(records_with_onsets(tmp_path, CLOSE_PAIR_ONSETS)), "pipeline.mix": [],
+                 "pipeline.mix_weights": [], "pipeline.batch_size": 8, "pipeline.augment.enabled": False}  # fmt: skip
+    focused, _ = datasets(load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", overrides | {"pipeline.focus.share": 1.0}))
+    assert all((targets == 1).any() for _, batch in focused.take(2) for targets in batch.numpy())
+    at_random, _ = datasets(load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", overrides))
+    assert np.mean([(targets == 1).any() for _, batch in at_random.take(2) for targets in batch.numpy()]) < 0.6
+
+
 @pytest.fixture(scope="module")
 def tiny_timing_run(synthetic_records, tmp_path_factory):
     """The onset network trained for a few steps (float + QAT) on the tiny dataset."""
