@@ -275,7 +275,8 @@ class FocusConfig:
     puts the later onset of the pair (the one following the onset before it most closely, between
     ``min_gap_ms`` and ``max_gap_ms`` after it) inside the window's span ``span_start`` + [0,
     ``span_samples``), or is cropped at random when the segment has no such pair; the model's
-    training sets the span (the frames it learns from), the YAML sets the share."""
+    training sets the span (the frames it learns from), the YAML sets the share. The augmentation's
+    pitch shift and stretch (a read rate up to ~1.17) may move the onset a little off the span."""
 
     share: float = _ranged(0.0, 0.0, 1.0)  # of training windows; 0 = every window cropped at random
     min_gap_ms: float = _ranged(30.0, 0.0)  # onsets closer than this count as one attack

@@ -163,7 +163,7 @@ def _examples(
 def _with_focus(cfg: PipelineConfig, split: str, folder: Path, stream: tuple[tf.data.Dataset, int], stream_id: int) -> tuple[tf.data.Dataset, int]:
     """A folder's training windows with ``cfg.focus.share`` of them placed on close onsets."""
     if cfg.focus.span_samples <= 0:
-        raise ConfigError("pipeline.focus.share: the model being trained sets no focus span (only the timing adjuster trains with focus)")
+        raise ConfigError("pipeline.focus.share: the model being trained sets no focus span (pipeline.focus.span_samples), so it cannot train with focus")
     focused, _ = _examples(cfg, split, True, folder, stream_id, focused=True)
     weights = [1.0 - cfg.focus.share, cfg.focus.share]
     return tf.data.Dataset.sample_from_datasets([stream[0], focused], weights=weights, seed=_seed(cfg) + stream_id), stream[1]
