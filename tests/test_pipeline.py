@@ -142,7 +142,7 @@ def test_focused_windows_put_the_later_onset_of_the_closest_pair_in_the_span(tmp
         for labels in batch["onsets"]:
             in_span = np.flatnonzero(labels[16:25]) + 16
             assert len(in_span) == 1, labels  # only the pair's later onset, 22000
-            assert labels[in_span[0] - 16]  # with the earlier one 2000 samples (16 frames) before it  # with the earlier one 2000 samples before it
+            assert labels[in_span[0] - 16]  # with the earlier one 2000 samples (16 frames) before it
     no_close_pair = config(tmp_path, **plain, focus={"share": 1.0, "max_gap_ms": 40.0, **span})  # cropped at random
     onsets_in_span = [labels[16:25].any() for batch in first_batches(make_dataset(no_close_pair, "train"), 3) for labels in batch["onsets"]]
     assert np.mean(onsets_in_span) < 0.6
