@@ -518,7 +518,7 @@ def test_a_late_note_and_an_early_one_too_close_for_their_jump_share_the_shortfa
     played; with ``share_tight_moves`` the late note moves less, and the two miss by about the same
     amount. With one onset per call the first pair (among one call's hops) comes out as without
     the option; the jump's wait for the early onset is not what this phrase needs (checked with the
-    wait removed: the same deviations), the validation phrases measure it (docs/BENCHMARKS.md)."""
+    wait removed: the same deviations; the next test isolates it)."""
     from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
 
     offsets = [0.0, 40.0, -40.0, 0.0] * 3
@@ -534,6 +534,43 @@ def test_a_late_note_and_an_early_one_too_close_for_their_jump_share_the_shortfa
     assert np.all(np.abs(after[True][late | early]) < 40.0), after[True]
     assert np.all(np.abs(after[True][late] + after[True][early]) < 10.0), after[True]  # the same amount off, either way
     assert np.all(np.abs(after[True][~(late | early)]) < 5.0), after[True]
+
+
+def test_a_late_notes_skip_waits_until_the_network_has_heard_past_it():
+    """With ``share_tight_moves`` the read head does not skip towards a late note (played 40 ms
+    late after 300 ms of silence) in the block whose call first queues it: it waits until the
+    network has heard far enough past the note to have found an early one close after it (here
+    45 ms on, queued a call later), so the two can share the shortfall. Without the option the
+    skip comes in that first block."""
+    import tensorflow as tf
+
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjuster
+
+    offsets = [40.0, -40.0]
+    audio, onsets, lines = notes(offsets, 0.125, seconds=1.2)
+    clip = TimingClip("notes", audio, notes([0.0, 0.0], 0.125, seconds=1.2)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    phase, step = clip.grid(0.25)[1], 0.125 * SR
+    jumps = {}
+    for share in (False, True):
+        cfg = _timing_config(share_tight_moves=share, onsets_per_call=2)
+        n = cfg.sequence
+        module = StreamingTimingAdjuster(TrueOnsets(onsets, cfg), cfg)
+        spec = module.input_signature(1)
+        state = {t.name: np.zeros(t.shape, np.float32) for t in spec[3:]}
+        queued, delays = [], []
+        for i in range(len(audio) // n):
+            context = np.array([[0.25, (phase + i * n / step) % 1.0, 1.0]], np.float32)
+            feeds = [audio[i * n : (i + 1) * n][None], np.array([[TEMPO]], np.float32), context]
+            out = module(*[tf.constant(x) for x in feeds + [state[t.name] for t in spec[3:]]])
+            state = {t.name: out[contract.state_output(t.name)].numpy() for t in spec[3:]}
+            queued.append(int(np.sum(state[NAMES.ONSET_CONFIDENCES][0] > 0.0)))
+            delays.append(float(state[NAMES.READ_DELAY][0, 0]))
+        first = queued.index(1)  # the call that queues the late note alone
+        assert queued[first + 1] == 2, queued  # the early note a call later
+        jumps[share] = [i for i in range(1, len(delays)) if delays[i] != delays[i - 1]]
+        assert jumps[share] and delays[jumps[share][0]] < 0.0, (jumps, delays)  # a skip: less delay
+        assert jumps[share][0] == (first + 1 if share else first), (first, jumps, delays)
 
 
 def test_a_call_queues_a_second_onset_among_its_hops_when_asked():
