@@ -183,6 +183,18 @@ def test_timing_metrics_follow_each_note_through_a_time_warp():
     assert np.all(np.abs(deviations(clip, out) / SR * 1e3 - expected) <= 1.5)
 
 
+def test_timing_metrics_count_the_notes_played_on_the_grid_that_stayed_put():
+    """Of the two notes played on their lines, one left alone and one moved 10 ms: the report
+    gives the largest move, and half of them kept within 5 ms."""
+    clip = clip_of(OFF_GRID_MS)
+    on_line = np.flatnonzero(np.array(OFF_GRID_MS) == 0.0)
+    delays = np.zeros(len(clip.onsets), int)
+    delays[on_line[1]] = int(0.010 * SR)
+    scores = score_system([clip], [known_warp(clip.audio, clip.onsets, delays)])
+    assert scores["on_grid_notes"] == 2 and scores["on_grid_kept_share"] == 0.5, scores
+    assert scores["on_grid_moved_max_ms"] == pytest.approx(10.0, abs=1.5)
+
+
 def test_timing_metrics_find_a_note_moved_by_the_largest_labelled_deviation():
     """Notes played 0.45 of a 16th off (the largest deviation a training or test phrase holds),
     each moved exactly onto its line: the measure's search reaches that far, so each is found on
