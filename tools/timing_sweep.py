@@ -9,7 +9,7 @@ Each variant replaces fields of the run's ``TimingConfig`` that do not change th
 QAT did not run), in float, is streamed inside the same graph ``export`` writes, over each records
 folder's phrases; printed per variant: the score-informed onset deviation from the grid (RMS and
 median, ms; ``evaluate``'s measure), overall and per folder, and how far notes already on the grid
-moved (median and largest, ms). ``--onsets true`` puts the labelled onsets in place of the network
+moved (median and largest, ms, and the share moved less than 5 ms). ``--onsets true`` puts the labelled onsets in place of the network
 (models/timing_adjuster/oracle.py), to see what a time-warp setting does on its own. The chosen values go into the run's ``config.yaml`` (or the
 experiment config) before ``export``.
 """
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from autotune_keras import contract  # noqa: E402
 from autotune_keras.engine.runners import ModuleRunner  # noqa: E402
 from autotune_keras.evaluation.clips import load_timing_clips  # noqa: E402
-from autotune_keras.evaluation.timing import deviations, on_grid_moves  # noqa: E402
+from autotune_keras.evaluation.timing import ON_GRID_KEPT_MS, deviations, on_grid_moves  # noqa: E402
 from autotune_keras.models.timing_adjuster.inference import Retimer  # noqa: E402
 from autotune_keras.models.timing_adjuster.oracle import TrueOnsets  # noqa: E402
 from autotune_keras.models.timing_adjuster.run import load_run  # noqa: E402
@@ -92,7 +92,8 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
         print(
             f"{json.dumps(variant):40s} all {_rms_median(sum(per.values(), []))}  "
             + "  ".join(f"{name} {_rms_median(v)}" for name, v in per.items())
-            + (f"  on-grid moved median {np.median(moved):.2f} max {moved.max():.2f}" if len(moved) else ""),
+            + (f"  on-grid moved median {np.median(moved):.2f} max {moved.max():.2f}"
+               f" < {ON_GRID_KEPT_MS:g} ms {np.mean(moved < ON_GRID_KEPT_MS) * 100:.1f} %" if len(moved) else ""),
             flush=True,
         )
 
