@@ -1,7 +1,8 @@
 """Choose the timing model's decision and time-warp settings on validation phrases.
 
     python tools/timing_sweep.py --run runs/timing_adjuster \
-        --variants '[{}, {"onset_threshold": 0.3}, {"confidence_ramp": 0.0}]' [--split validation] [--limit 40] [--onsets true]
+        --variants '[{}, {"onset_threshold": 0.3}, {"confidence_ramp": 0.0}]' [--split validation] [--limit 40] [--onsets true] \
+        [--save_clips runs/sweep_a.json [--overwrite]] [--against runs/sweep_b.json]
 
 Each variant replaces fields of the run's ``TimingConfig`` that do not change the network
 (``onset_threshold``, ``confidence_ramp``, ``min_gap``, ``same_line_onsets``, ``hold``,
@@ -10,8 +11,11 @@ QAT did not run), in float, is streamed inside the same graph ``export`` writes,
 folder's phrases; printed per variant: the score-informed onset deviation from the grid (RMS and
 median, ms; ``evaluate``'s measure), overall and per folder, and how far notes already on the grid
 moved (median and largest, ms, and the share moved less than 5 ms). ``--onsets true`` puts the labelled onsets in place of the network
-(models/timing_adjuster/oracle.py), to see what a time-warp setting does on its own. The chosen values go into the run's ``config.yaml`` (or the
-experiment config) before ``export``.
+(models/timing_adjuster/oracle.py), to see what a time-warp setting does on its own.
+``--save_clips`` writes each variant's per-phrase RMS deviation (JSON); ``--against`` such a file
+prints each variant's RMS deviation less the file's first variant's with a 95 % interval from a
+paired bootstrap over phrases (``evaluate``'s, so two runs are compared on validation as on test).
+The chosen values go into the run's ``config.yaml`` (or the experiment config) before ``export``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ import numpy as np  # noqa: E402
 from autotune_keras import contract  # noqa: E402
 from autotune_keras.engine.runners import ModuleRunner  # noqa: E402
 from autotune_keras.evaluation.clips import load_timing_clips  # noqa: E402
-from autotune_keras.evaluation.timing import ON_GRID_KEPT_MS, deviations, on_grid_moves  # noqa: E402
+from autotune_keras.evaluation.timing import ON_GRID_KEPT_MS, deviations, on_grid_moves, rms_difference_interval  # noqa: E402
+from autotune_keras.files import atomic_write_json, check_output_file  # noqa: E402
 from autotune_keras.models.timing_adjuster.inference import Retimer  # noqa: E402
 from autotune_keras.models.timing_adjuster.oracle import TrueOnsets  # noqa: E402
 from autotune_keras.models.timing_adjuster.run import load_run  # noqa: E402
@@ -56,9 +61,26 @@ def _rms_median(values: list[np.ndarray]) -> str:
     return f"{np.sqrt(np.mean(d**2)):6.2f} / {np.median(d):5.2f}" if len(d) else "   n/a"
 
 
+def _clip_row(name: str, deviation: np.ndarray) -> dict:
+    """One phrase's row for ``rms_difference_interval``: its name, notes found and RMS (ms)."""
+    d = _ms([deviation])
+    return {"name": name, "notes": int(len(d)), "onset_deviation_rms_ms": float(np.sqrt(np.mean(d**2))) if len(d) else 0.0}
+
+
 def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str = "tf_records/soundfont,tf_records/voice",
-         split: str = "validation", limit: int = 40, onsets: str = "network") -> None:  # fmt: skip
+         split: str = "validation", limit: int = 40, onsets: str = "network", save_clips: str = "", against: str = "", overwrite: bool = False) -> None:  # fmt: skip
     """Print the onset deviation of each variant of the run's settings."""
+    if save_clips:
+        try:
+            check_output_file(save_clips, overwrite)
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"error: --save_clips {error}") from None
+    reference = None
+    if against:
+        try:
+            reference = next(iter(json.loads(Path(against).read_text()).values()))
+        except (OSError, ValueError, StopIteration) as error:
+            raise SystemExit(f"error: --against {against}: not a file --save_clips wrote ({error})") from None
     timing = load_run(run)
     network = timing.qat_net if timing.qat_net is not None else timing.float_net
     chosen = _parse(variants)
@@ -73,13 +95,17 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
         if wrong:
             raise SystemExit(f"error: {sorted(wrong)} change the onset network itself: train a run with them instead")
     folders = records.split(",") if isinstance(records, str) else list(records)
-    clips = {Path(folder).name: load_timing_clips(folder, split, limit) for folder in folders}
+    try:
+        clips = {Path(folder).name: load_timing_clips(folder, split, limit) for folder in folders}
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
     print(f"run {run}; {limit} {split} phrases per folder; onsets: {onsets}; onset deviation RMS / median (ms)")
     inputs = {name: [deviations(clip, clip.audio) for clip in group] for name, group in clips.items()}
     print(f"{'input':40s} all {_rms_median(sum(inputs.values(), []))}  " + "  ".join(f"{name} {_rms_median(v)}" for name, v in inputs.items()))
+    saved = {}
     for variant in chosen:
         cfg = dataclasses.replace(timing.experiment.model, **variant)
-        per, on_grid = {}, []
+        per, on_grid, rows = {}, [], []
         for name, group in clips.items():
             for clip in group:
                 finder = TrueOnsets(clip.onsets[clip.onsets > 0], cfg) if onsets == "true" else network
@@ -88,6 +114,7 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
                 out = retimer.run(clip.audio, clip.tempo, 0.25, clip.grid()[1])["audio"]
                 per.setdefault(name, []).append(deviations(clip, out))
                 on_grid.append(on_grid_moves(clip, out))
+                rows.append(_clip_row(f"{name}/{clip.name}", per[name][-1]))
         moved = _ms(on_grid)
         print(
             f"{json.dumps(variant):40s} all {_rms_median(sum(per.values(), []))}  "
@@ -96,6 +123,16 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
                f" < {ON_GRID_KEPT_MS:g} ms {np.mean(moved < ON_GRID_KEPT_MS) * 100:.1f} %" if len(moved) else ""),
             flush=True,
         )
+        saved[json.dumps(variant)] = rows
+        if reference is not None:
+            try:
+                gap = rms_difference_interval(rows, reference)
+            except ValueError:
+                raise SystemExit(f"error: --against {against} holds other phrases (its --records, --split and --limit must match)") from None
+            print(f"{'':40s} less {against}'s: {gap['ms']:+.2f} ms [{gap['low']:+.2f}, {gap['high']:+.2f}] (95 %, phrases resampled)", flush=True)
+    if save_clips:
+        Path(save_clips).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(save_clips, saved)
 
 
 if __name__ == "__main__":
