@@ -114,6 +114,24 @@ def test_timing_export_names_its_state_and_every_format_agrees(tiny_timing_run, 
     assert list((tiny_timing_run / "logs" / "float" / "streamed").glob("events.out.tfevents.*")), "no streamed TensorBoard summaries"
 
 
+def test_timing_sweep_reads_a_run_against_a_saved_reading_with_an_interval(tiny_timing_run, synthetic_records, tmp_path):
+    """tools/timing_sweep.py saves each phrase's RMS deviation, reads the same run against that
+    file as no difference at all, and refuses a file of other phrases in one line."""
+    sweep = [sys.executable, str(ROOT / "tools" / "timing_sweep.py"), "--run", str(tiny_timing_run), "--records", str(synthetic_records), "--limit", "2"]
+    saved = tmp_path / "sweep.json"
+    first = subprocess.run([*sweep, "--save_clips", str(saved)], capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    rows = next(iter(json.loads(saved.read_text()).values()))
+    assert rows and all(r["notes"] > 0 and r["onset_deviation_rms_ms"] > 0.0 for r in rows), rows  # the tiny set: one validation phrase
+    again = subprocess.run([*sweep, "--against", str(saved)], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "+0.00 ms [+0.00, +0.00]" in again.stdout, again.stdout + again.stderr[-2000:]
+    refused = subprocess.run([*sweep, "--save_clips", str(saved)], capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "already exists" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    saved.write_text(json.dumps({"{}": [dict(r, name=r["name"] + "-other") for r in rows]}))
+    other = subprocess.run([*sweep, "--against", str(saved)], capture_output=True, text=True, timeout=600)
+    assert other.returncode != 0 and "holds other phrases" in other.stderr and "Traceback" not in other.stderr, other.stderr[-2000:]
+
+
 @pytest.mark.parametrize("file", ["timing_adjuster_int8.tflite", "timing_adjuster.onnx"])
 def test_strength_zero_returns_the_input_untouched(tiny_timing_export, file):
     from autotune_keras.engine.exports import latency_samples
