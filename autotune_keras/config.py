@@ -78,7 +78,7 @@ class SoundfontConfig:
     """Real sampled instruments: the synthetic generator's phrases played by General MIDI
     soundfont banks through FluidSynth, labelled exactly (data/soundfont.py)."""
 
-    num_phrases: int = _ranged(240, 1)
+    num_phrases: int = _ranged(240, 0)  # melodic phrases (0 with drum_phrases: a drum-loop set)
     seed: int = 2468
     phrase_seconds: float = _ranged(3.0, 0.5, 30.0)
     max_detune_cents: float = _ranged(50.0, 0.0, 100.0)

@@ -86,6 +86,17 @@ def test_a_fluidr3_bank_is_only_ever_test_data(tmp_path):
     assert {s["split"] for s in manifest["sources"]} == {"test"} and {s["holdout"] for s in manifest["sources"]} == {"bank"}
 
 
+def test_a_drum_loop_set_holds_only_drum_loops_and_an_empty_build_is_refused(tmp_path):
+    """``num_phrases: 0`` with drum loops builds a drum-only set (the timing model's training mixes
+    one in); with neither there is nothing to play, and the build says so before writing."""
+    manifest = build_dataset("soundfont", tmp_path / "drums", small(num_phrases=0, drum_phrases=3), progress=False)
+    names = [s["name"] for s in manifest["sources"]]
+    assert len(names) == 3 and all("/128-drum_kit/" in name for name in names)
+    with pytest.raises(ValueError, match="num_phrases and drum_phrases are both 0"):
+        build_dataset("soundfont", tmp_path / "none", small(num_phrases=0), progress=False)
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_missing_or_broken_soundfont_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.sf2: no such soundfont"):
         build_dataset("soundfont", tmp_path / "a", small(banks=(str(tmp_path / "nowhere.sf2"),)), progress=False)

@@ -58,6 +58,8 @@ def programs_of(cfg: SoundfontConfig) -> list[int]:
 def phrases(cfg: SoundfontConfig) -> list[SoundfontPhrase]:
     """``cfg.num_phrases`` phrases cycling through every (bank, program), so all are covered,
     then ``cfg.drum_phrases`` drum-kit loops per bank."""
+    if cfg.num_phrases + cfg.drum_phrases == 0:
+        raise ValueError("soundfont: num_phrases and drum_phrases are both 0: nothing to play")
     banks, programs = list(cfg.banks), programs_of(cfg)
     pairs = [(bank, program) for program in programs for bank in banks]
     melodic = [SoundfontPhrase(i, *pairs[i % len(pairs)]) for i in range(cfg.num_phrases)]
