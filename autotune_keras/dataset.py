@@ -3,6 +3,7 @@
     python -m autotune_keras.dataset --source synthetic --out tf_records/demo
     python -m autotune_keras.dataset --source soundfont --out tf_records/soundfont   # real sampled instruments
     python -m autotune_keras.dataset --source voice --out tf_records/voice           # real voices, sung
+    python -m autotune_keras.dataset --source soundfont --out tf_records/soundfont_drums --soundfont.num_phrases=0 --soundfont.drum_phrases=150  # drum loops alone
     python -m autotune_keras.dataset --source PATH/TO/FOLDER --out tf_records/mine
     python -m autotune_keras.dataset --source soundfont --out /mnt/shared/soundfont --runner DataflowRunner --beam_options "$OPTIONS"
         (OPTIONS: Beam's own flags, e.g. "--project=P --region=R --temp_location=gs://B/tmp")
