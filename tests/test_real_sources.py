@@ -87,8 +87,8 @@ def test_a_fluidr3_bank_is_only_ever_test_data(tmp_path):
 
 
 def test_a_drum_loop_set_holds_only_drum_loops_and_an_empty_build_is_refused(tmp_path):
-    """``num_phrases: 0`` with drum loops builds a drum-only set (the timing model's training mixes
-    one in); with neither there is nothing to play, and the build says so before writing."""
+    """``num_phrases: 0`` with drum loops builds a drum-only set (to mix into a training run); with
+    neither there is nothing to play, and the build says so before writing."""
     manifest = build_dataset("soundfont", tmp_path / "drums", small(num_phrases=0, drum_phrases=3), progress=False)
     names = [s["name"] for s in manifest["sources"]]
     assert len(names) == 3 and all("/128-drum_kit/" in name for name in names)
