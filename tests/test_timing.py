@@ -679,6 +679,47 @@ def test_a_likelier_peak_just_after_a_queued_onset_takes_its_place():
     assert np.max(np.abs(after[False])) > 10.0, after  # where the rise and the peak fell into different calls
 
 
+class _Bumps:
+    """An onset network whose likelihood rises over a few hops to 0.8 at each true onset, as a
+    trained one's does on an attack."""
+
+    def __init__(self, onsets: np.ndarray, cfg, width_hops: float = 2.5):
+        self.onsets, self.cfg, self.width, self.calls = np.asarray(onsets, float), cfg, width_hops, 0
+
+    def __call__(self, features, training=False):
+        import tensorflow as tf
+
+        cfg = self.cfg
+        window_start = (self.calls + 1) * cfg.sequence - cfg.window_samples
+        self.calls += 1
+        hops = np.arange(cfg.analysed_frames)[:, None] + cfg.first_analysed
+        where = (self.onsets[None, :] - window_start) / cfg.hop
+        probability = np.clip(0.8 * np.exp(-(((hops - where) / self.width) ** 2)).max(axis=1, initial=0.0), 1e-4, 0.8)
+        return tf.constant(np.log(probability / (1.0 - probability))[None].astype(np.float32))
+
+
+def test_an_attack_rising_across_two_calls_is_picked_at_its_peak():
+    """Each note's likelihood rises over a few hops to its peak on the onset, and each onset lies
+    two hops into the call that analyses it. The call before picks the last hop of the rise (0.42,
+    just over the threshold): the onset is queued early, its shift scaled down to a few % by the
+    confidence ramp, and the peak is refused as closer than min_gap, so the notes stay about where
+    they were played. With ``defer_rising_edge`` the rise waits for the next call, which picks
+    the peak, and every note lands on its line."""
+    cfg = _timing_config()
+    _, _, lines = notes([0.0] * 12, seconds=3.8)
+    hop_in_call = ((lines + cfg.window_samples) / cfg.hop - cfg.first_analysed) % cfg.analysed_frames
+    offsets = ((1.0 - hop_in_call + 8.0) % 16.0 - 8.0) * cfg.hop / SR * 1e3  # each onset the second hop
+    audio, onsets, lines = notes(list(offsets), seconds=3.8)
+    clip = TimingClip("notes", audio, notes([0.0] * 12, seconds=3.8)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    after = {}
+    for defer in (False, True):
+        cfg = _timing_config(defer_rising_edge=defer)
+        after[defer] = deviations(clip, _retime_with(_Bumps(onsets, cfg), cfg, clip, 0.5)) / SR * 1e3
+    assert np.all(np.abs(after[True]) < 5.0), after
+    far = np.abs(offsets) > 10.0
+    assert np.all(np.abs(after[False][far]) > 8.0), after  # left nearly where they were played
+
+
 def test_an_early_false_onset_moves_with_its_note_as_one_block():
     """The network fires 60 ms before each note as well as on it (as on a sung consonant): the two
     onsets are nearest the same grid line, so both take one shift and the note lands on its line;

@@ -44,14 +44,19 @@ def _pick(probability: tf.Tensor, cfg: TimingConfig, apart_from: tf.Tensor | Non
     With ``apart_from`` (a hop index [b, 1]), the most likely peak at least ``min_gap`` from it
     (probability 0 where there is none)."""
     frames = cfg.analysed_frames
+    candidates = probability
+    if cfg.defer_rising_edge:  # the run of rising hops that ends the block waits for the next call
+        rising = tf.cast(probability[:, 1:] > probability[:, :-1], tf.float32)
+        final_rise = tf.concat([tf.math.cumprod(rising, axis=1, reverse=True), rising[:, -1:]], axis=1) > 0.5
+        candidates = tf.where(final_rise, 0.0, candidates)
     if apart_from is not None:
         hops = tf.range(frames)[None, :]
         far = tf.abs(hops - apart_from) * cfg.hop >= cfg.min_gap
         left_of, right_of = tf.pad(probability[:, :-1], [[0, 0], [1, 0]]), tf.pad(probability[:, 1:], [[0, 0], [0, 1]])
         peak = (probability >= left_of) & (probability >= right_of)  # not the shoulder of the other one
-        probability = tf.where(far & peak, probability, 0.0)
-    k = tf.argmax(probability, axis=1, output_type=tf.int32)[:, None]
-    p = tf.gather(probability, k, batch_dims=1)
+        candidates = tf.where(far & peak, candidates, 0.0)
+    k = tf.argmax(candidates, axis=1, output_type=tf.int32)[:, None]
+    p = tf.gather(candidates, k, batch_dims=1)
     left = tf.gather(probability, tf.maximum(k - 1, 0), batch_dims=1)
     right = tf.gather(probability, tf.minimum(k + 1, frames - 1), batch_dims=1)
     curvature = left - 2.0 * p + right
