@@ -116,7 +116,8 @@ def test_timing_export_names_its_state_and_every_format_agrees(tiny_timing_run, 
 
 def test_timing_sweep_reads_a_run_against_a_saved_reading_with_an_interval(tiny_timing_run, synthetic_records, tmp_path):
     """tools/timing_sweep.py saves each phrase's RMS deviation, reads the same run against that
-    file as no difference at all, and refuses a file of other phrases in one line."""
+    file as no difference at all (and the run's network averaged with itself), and refuses a file
+    of other phrases in one line."""
     sweep = [sys.executable, str(ROOT / "tools" / "timing_sweep.py"), "--run", str(tiny_timing_run), "--records", str(synthetic_records), "--limit", "2"]
     saved = tmp_path / "sweep.json"
     first = subprocess.run([*sweep, "--save_clips", str(saved)], capture_output=True, text=True, timeout=600)
@@ -125,6 +126,9 @@ def test_timing_sweep_reads_a_run_against_a_saved_reading_with_an_interval(tiny_
     assert rows and all(r["notes"] > 0 and r["onset_deviation_rms_ms"] > 0.0 for r in rows), rows  # the tiny set: one validation phrase
     again = subprocess.run([*sweep, "--against", str(saved)], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "+0.00 ms [+0.00, +0.00]" in again.stdout, again.stdout + again.stderr[-2000:]
+    twice = [*sweep[:3], f"{tiny_timing_run},{tiny_timing_run}", *sweep[4:], "--against", str(saved)]  # a network averaged with itself
+    ensemble = subprocess.run(twice, capture_output=True, text=True, timeout=600)
+    assert ensemble.returncode == 0 and "+0.00 ms [+0.00, +0.00]" in ensemble.stdout, ensemble.stdout + ensemble.stderr[-2000:]
     refused = subprocess.run([*sweep, "--save_clips", str(saved)], capture_output=True, text=True, timeout=600)
     assert refused.returncode != 0 and "already exists" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-2000:]
     saved.write_text(json.dumps({"{}": [dict(r, name=r["name"] + "-other") for r in rows]}))

@@ -12,6 +12,8 @@ folder's phrases; printed per variant: the score-informed onset deviation from t
 median, ms; ``evaluate``'s measure), overall and per folder, and how far notes already on the grid
 moved (median and largest, ms, and the share moved less than 5 ms). ``--onsets true`` puts the labelled onsets in place of the network
 (models/timing_adjuster/oracle.py), to see what a time-warp setting does on its own.
+``--run A,B,C`` averages the onset likelihoods of several runs' networks (an ensemble; the
+settings are the first run's), to see how much of the networks' error differs from run to run.
 ``--save_clips`` writes each variant's per-phrase RMS deviation (JSON); ``--against`` such a file
 prints each variant's RMS deviation less the file's first variant's with a 95 % interval from a
 paired bootstrap over phrases (``evaluate``'s, so two runs are compared on validation as on test).
@@ -42,6 +44,20 @@ from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjus
 
 SR = contract.SAMPLE_RATE
 NETWORK_FIELDS = {"window_samples", "hop", "n_fft", "bands", "pitch_bands", "pitch_fmin", "pitch_n_fft", "filters", "kernel", "layers", "dilation_growth", "lookahead"}
+
+
+def _averaged(networks: list):
+    """One network, or a callable giving the logit of several networks' mean likelihood."""
+    if len(networks) == 1:
+        return networks[0]
+    import tensorflow as tf
+
+    def network(features, training=False):
+        mean = tf.add_n([tf.sigmoid(net(features, training=False)) for net in networks]) / len(networks)
+        mean = tf.clip_by_value(mean, 1e-6, 1.0 - 1e-6)
+        return tf.math.log(mean) - tf.math.log1p(-mean)
+
+    return network
 
 
 def _parse(variants) -> list[dict]:
@@ -81,8 +97,9 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
             reference = next(iter(json.loads(Path(against).read_text()).values()))
         except (OSError, ValueError, StopIteration) as error:
             raise SystemExit(f"error: --against {against}: not a file --save_clips wrote ({error})") from None
-    timing = load_run(run)
-    network = timing.qat_net if timing.qat_net is not None else timing.float_net
+    timings = [load_run(path) for path in str(run).split(",")]
+    timing = timings[0]
+    network = _averaged([t.qat_net if t.qat_net is not None else t.float_net for t in timings])
     chosen = _parse(variants)
     if onsets not in ("network", "true"):
         raise SystemExit(f"error: --onsets {onsets!r}: network or true")

@@ -49,10 +49,10 @@ class TimingConfig:
     # shift, confidence): an attack whose rise straddles two calls is first found on the weaker
     # frame at the end of one call, then at its peak in the next; off, only an anchor gives way
     likelier_replaces: bool = False
-    # a call's likeliest hops still rising at the end of the hops it analyses are not picked: the
-    # attack's peak lies in the next call's hops, which picks it there (picked on its rise, the
-    # onset was queued early, at a likelihood the confidence ramp scales its shift down by, and
-    # the peak after it was refused as closer than min_gap)
+    # a call's hops still rising at the end of the hops it analyses, the last below
+    # onset_threshold + confidence_ramp, are not picked: the attack's peak lies in the next
+    # call's hops, which picks it there (picked on its rise, the onset was queued early, its shift
+    # scaled down by the confidence ramp, and the peak after it refused as closer than min_gap)
     defer_rising_edge: bool = False
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)

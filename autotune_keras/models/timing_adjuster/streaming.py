@@ -46,9 +46,11 @@ def _pick(probability: tf.Tensor, cfg: TimingConfig, apart_from: tf.Tensor | Non
     frames = cfg.analysed_frames
     candidates = probability
     if cfg.defer_rising_edge:  # the run of rising hops that ends the block waits for the next call
+        # while its last hop is one whose shift the confidence ramp would scale down
         rising = tf.cast(probability[:, 1:] > probability[:, :-1], tf.float32)
         final_rise = tf.concat([tf.math.cumprod(rising, axis=1, reverse=True), rising[:, -1:]], axis=1) > 0.5
-        candidates = tf.where(final_rise, 0.0, candidates)
+        unsure = probability[:, -1:] < cfg.onset_threshold + cfg.confidence_ramp
+        candidates = tf.where(final_rise & unsure, 0.0, candidates)
     if apart_from is not None:
         hops = tf.range(frames)[None, :]
         far = tf.abs(hops - apart_from) * cfg.hop >= cfg.min_gap
