@@ -269,20 +269,31 @@ class AugmentConfig:
             raise ConfigError("augment.weak_fundamental.min_db: must not exceed max_db")
 
 
+FOCUS_CHOICES = ("close_pair", "first_onset")
+
+
 @dataclass
 class FocusConfig:
-    """Training windows placed on each segment's closest pair of onsets: a share of the windows
-    puts the later onset of the pair (the one following the onset before it most closely, between
-    ``min_gap_ms`` and ``max_gap_ms`` after it) inside the window's span ``span_start`` + [0,
-    ``span_samples``), or is cropped at random when the segment has no such pair; the model's
-    training sets the span (the frames it learns from), the YAML sets the share. The augmentation's
-    pitch shift and stretch (a read rate up to ~1.17) may move the onset a little off the span."""
+    """Training windows placed on one onset of each segment: a share of the windows puts it
+    inside the window's span ``span_start`` + [0, ``span_samples``), or is cropped at random when
+    the segment has none. ``on: close_pair``: the later onset of the segment's closest pair (the
+    one following the onset before it most closely, between ``min_gap_ms`` and ``max_gap_ms``
+    after it); ``on: first_onset``: the segment's first onset (a phrase's first note, after
+    silence, where a segment starts a phrase). The model's training sets the span (the frames it
+    learns from), the YAML sets the share. The augmentation's pitch shift and stretch (a read rate
+    up to ~1.17) may move the onset a little off the span."""
 
     share: float = _ranged(0.0, 0.0, 1.0)  # of training windows; 0 = every window cropped at random
+    on: str = "close_pair"  # or "first_onset"
     min_gap_ms: float = _ranged(30.0, 0.0)  # onsets closer than this count as one attack
     max_gap_ms: float = _ranged(80.0, 0.0)  # a pair further apart is no close pair
     span_start: int = _ranged(0, 0)  # samples from the window's first sample
     span_samples: int = _ranged(0, 0)
+
+    def validate(self) -> None:
+        """Cross-field checks."""
+        if self.on not in FOCUS_CHOICES:
+            raise ConfigError(f"pipeline.focus.on: {self.on!r}; expected one of {', '.join(FOCUS_CHOICES)}")
 
 
 @dataclass
@@ -312,6 +323,7 @@ class PipelineConfig:
     def validate(self) -> None:
         """Cross-field checks."""
         self.augment.validate()
+        self.focus.validate()
         if self.focus.span_start + self.focus.span_samples > self.window_samples:
             raise ConfigError(
                 f"pipeline.focus: span {self.focus.span_start} + {self.focus.span_samples} samples "

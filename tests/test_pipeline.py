@@ -148,3 +148,35 @@ def test_focused_windows_put_the_later_onset_of_the_closest_pair_in_the_span(tmp
     assert np.mean(onsets_in_span) < 0.6
     with pytest.raises(ConfigError, match="sets no focus span"):
         make_dataset(config(tmp_path, focus={"share": 0.5}), "train")
+
+
+def test_windows_focused_on_the_first_onset_put_it_in_the_span(tmp_path):
+    """``focus.on: first_onset`` places each window so the segment's first onset (4000 samples
+    in, 31 frames) lies in the span, with nothing labelled before it, starting the crop before the
+    segment (silence first) when the span lies further in than the onset; an unknown ``on`` is
+    refused."""
+    from conftest import CLOSE_PAIR_ONSETS, records_with_onsets
+
+    from autotune_keras.config import ConfigError
+
+    records_with_onsets(tmp_path, CLOSE_PAIR_ONSETS)
+    span = {"span_start": 2048, "span_samples": 1024}
+    plain = {"with_targets": False, "shuffle_buffer": 0, "batch_size": 16, "augment": {"enabled": False}}
+    first = config(tmp_path, **plain, focus={"share": 1.0, "on": "first_onset", **span})
+    places = set()
+    for batch in first_batches(make_dataset(first, "train"), 3):
+        for labels in batch["onsets"]:
+            in_span = np.flatnonzero(labels[16:25]) + 16
+            assert len(in_span) == 1 and not labels[: in_span[0]].any(), labels
+            places.add(int(in_span[0]))
+    assert len(places) > 1, places  # at a random sample of the span
+    late_span = {"span_start": 6144, "span_samples": 1024}  # frames 48-55: the onset (frame 31) is
+    # reached only by a crop that starts before the segment, 17-24 frames of silence first
+    for batch in first_batches(make_dataset(config(tmp_path, **plain, window_samples=8192, focus={"share": 1.0, "on": "first_onset", **late_span}), "train"), 2):
+        for labels, audio in zip(batch["onsets"], batch["audio"], strict=True):
+            in_span = np.flatnonzero(labels[48:57]) + 48
+            assert len(in_span) == 1 and not labels[: in_span[0]].any(), labels
+            lead = (in_span[0] - 31) * 128
+            assert np.all(audio[:lead] == 0.0) and np.any(audio[lead : lead + 128] != 0.0)
+    with pytest.raises(ConfigError, match="focus.on"):
+        config(tmp_path, **plain, focus={"share": 1.0, "on": "loudest", **span})

@@ -46,21 +46,29 @@ def shard_paths(records_dir: str | Path, split: str) -> list[str]:
 
 
 def _focused_start(onsets: tf.Tensor, max_start: tf.Tensor, hop: int, focus: FocusConfig, seed: tf.Tensor) -> tf.Tensor:
-    """First frame of a crop that puts the later onset of the segment's closest pair (between
-    ``focus.min_gap_ms`` and ``focus.max_gap_ms`` apart) at a random sample of the focus span;
-    random when there is none."""
+    """First frame of a crop that puts the focused onset (``focus.on``: the later onset of the
+    segment's closest pair, between ``focus.min_gap_ms`` and ``focus.max_gap_ms`` apart, or the
+    segment's first onset) at a random sample of the focus span; random when there is none."""
     place_seed, random_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
     random_start = tf.random.stateless_uniform([], seed=random_seed, minval=0, maxval=max_start + 1, dtype=tf.int32)
     onsets = tf.sort(tf.cast(onsets, tf.int32))
-    gaps = onsets[1:] - onsets[:-1]
-    min_gap, max_gap = (int(round(ms * contract.SAMPLE_RATE / 1000.0)) for ms in (focus.min_gap_ms, focus.max_gap_ms))
-    candidates = tf.where((gaps >= min_gap) & (gaps <= max_gap), gaps, tf.int32.max)
-    if_none = tf.reduce_all(candidates == tf.int32.max)
-    padded = tf.concat([onsets, [0]], 0)  # an index that always exists (unused when there is no pair)
-    closest = tf.argmin(tf.concat([candidates, [tf.int32.max]], 0), output_type=tf.int32) + 1
-    later = padded[tf.minimum(closest, tf.size(padded) - 1)]
+    padded = tf.concat([onsets, [0]], 0)  # an index that always exists (unused when there is no onset)
+    if focus.on == "first_onset":
+        if_none = tf.size(onsets) == 0
+        later = padded[0]
+    else:
+        gaps = onsets[1:] - onsets[:-1]
+        min_gap, max_gap = (int(round(ms * contract.SAMPLE_RATE / 1000.0)) for ms in (focus.min_gap_ms, focus.max_gap_ms))
+        candidates = tf.where((gaps >= min_gap) & (gaps <= max_gap), gaps, tf.int32.max)
+        if_none = tf.reduce_all(candidates == tf.int32.max)
+        closest = tf.argmin(tf.concat([candidates, [tf.int32.max]], 0), output_type=tf.int32) + 1
+        later = padded[tf.minimum(closest, tf.size(padded) - 1)]
     at = focus.span_start + tf.random.stateless_uniform([], seed=place_seed, minval=0, maxval=max(focus.span_samples, 1), dtype=tf.int32)
-    placed = tf.clip_by_value((later - at) // hop, 0, max_start)
+    # a first onset nearer the segment's start than the span's start is reached by a crop that
+    # starts before the segment, its lead-in silent, as a stream's first calls hear silence
+    # before its first sample
+    earliest = -(focus.span_start // hop) if focus.on == "first_onset" else 0
+    placed = tf.clip_by_value((later - at) // hop, earliest, max_start)
     return tf.where(if_none, random_start, placed)
 
 
@@ -68,7 +76,7 @@ def _window(
     example: dict, source_len: int, hop: int, seed: tf.Tensor, tracks: tuple[str, ...], focus: FocusConfig | None = None
 ) -> dict:
     """A random hop-aligned crop of ``source_len`` samples (zero-padded when the segment is short);
-    with ``focus``, placed on the segment's closest pair of onsets."""
+    with ``focus``, placed on the focused onset."""
     frames = source_len // hop
     total_frames = tf.shape(example["f0_hz"])[0]
     max_start = tf.maximum(total_frames - frames, 0)
@@ -77,15 +85,17 @@ def _window(
     else:
         start = _focused_start(example["onsets"], max_start, hop, focus, seed)
     out = {k: v for k, v in example.items() if k not in augment.AUDIO_TRACKS}
+    lead = tf.maximum(-start, 0)  # frames of silence before the segment (a focused crop may start early)
+    begin = start + lead
     for track in tracks:  # 16-bit PCM bytes: only the window's samples are decoded (zeros: no track)
-        x = records.decode_pcm(example[track], start * hop, source_len)
-        out[track] = tf.pad(x, [[0, source_len - tf.shape(x)[0]]])
+        x = records.decode_pcm(example[track], begin * hop, source_len - lead * hop)
+        out[track] = tf.pad(x, [[lead * hop, source_len - lead * hop - tf.shape(x)[0]]])
         out[track].set_shape([source_len])
     for name in LABEL_FEATURES:
         x = example[name]
         x = tf.cond(tf.size(x) > 0, lambda x=x: x, lambda: tf.zeros_like(example["f0_hz"]))
-        x = x[start : start + frames]
-        out[name] = tf.pad(x, [[0, frames - tf.shape(x)[0]]])
+        x = x[begin : start + frames]
+        out[name] = tf.pad(x, [[lead, frames - lead - tf.shape(x)[0]]])
     onset_frames = tf.cast(tf.round(tf.cast(example["onsets"], tf.float32) / hop), tf.int32) - start
     onset_frames = tf.boolean_mask(onset_frames, (onset_frames >= 0) & (onset_frames < frames))
     out["onsets"] = tf.scatter_nd(onset_frames[:, None], tf.ones_like(onset_frames, tf.float32), [frames])
