@@ -97,7 +97,7 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
             reference = next(iter(json.loads(Path(against).read_text()).values()))
         except (OSError, ValueError, StopIteration) as error:
             raise SystemExit(f"error: --against {against}: not a file --save_clips wrote ({error})") from None
-    timings = [load_run(path) for path in str(run).split(",")]
+    timings = [load_run(path) for path in (run.split(",") if isinstance(run, str) else list(run))]  # fire may give a tuple
     timing = timings[0]
     network = _averaged([t.qat_net if t.qat_net is not None else t.float_net for t in timings])
     chosen = _parse(variants)
