@@ -136,6 +136,19 @@ def test_timing_sweep_reads_a_run_against_a_saved_reading_with_an_interval(tiny_
     assert other.returncode != 0 and "holds other phrases" in other.stderr and "Traceback" not in other.stderr, other.stderr[-2000:]
 
 
+def test_timing_sweep_reads_the_drum_loops_apart():
+    """The sweep's drum figure is the RMS / median of the drum clips' deviations alone."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("timing_sweep", ROOT / "tools" / "timing_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    ms = contract.SAMPLE_RATE / 1e3  # samples per millisecond
+    per_clip = [np.array([1.0, -1.0]) * ms, np.array([3.0, -4.0]) * ms, np.array([100.0]) * ms]
+    assert sweep._drums(per_clip, [False, True, False]).split() == ["drums", "3.54", "/", "3.50"]
+    assert sweep._drums(per_clip, [False, False, False]) == ""
+
+
 @pytest.mark.parametrize("file", ["timing_adjuster_int8.tflite", "timing_adjuster.onnx"])
 def test_strength_zero_returns_the_input_untouched(tiny_timing_export, file):
     from autotune_keras.engine.exports import latency_samples

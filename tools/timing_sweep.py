@@ -9,7 +9,7 @@ Each variant replaces fields of the run's ``TimingConfig`` that do not change th
 ``return_hold``, ``guard``, ``on_grid_tolerance``, ...). The run's QAT network (float weights when
 QAT did not run), in float, is streamed inside the same graph ``export`` writes, over each records
 folder's phrases; printed per variant: the score-informed onset deviation from the grid (RMS and
-median, ms; ``evaluate``'s measure), overall and per folder, and how far notes already on the grid
+median, ms; ``evaluate``'s measure), overall, per folder and for the drum loops among them, and how far notes already on the grid
 moved (median and largest, ms, and the share moved less than 5 ms). ``--onsets true`` puts the labelled onsets in place of the network
 (models/timing_adjuster/oracle.py), to see what a time-warp setting does on its own.
 ``--run A,B,C`` averages the onset likelihoods of several runs' networks (an ensemble; the
@@ -44,6 +44,12 @@ from autotune_keras.models.timing_adjuster.streaming import StreamingTimingAdjus
 
 SR = contract.SAMPLE_RATE
 NETWORK_FIELDS = {"window_samples", "hop", "n_fft", "bands", "pitch_bands", "pitch_fmin", "pitch_n_fft", "filters", "kernel", "layers", "dilation_growth", "lookahead"}
+
+
+def _drums(per_clip: list, drums: list[bool]) -> str:
+    """The drum loops' RMS / median among the clips' deviations ("" when there are none)."""
+    chosen = [d for d, is_drums in zip(per_clip, drums, strict=True) if is_drums]
+    return f"  drums {_rms_median(chosen)}" if chosen else ""
 
 
 def _averaged(networks: list):
@@ -118,7 +124,9 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
         raise SystemExit(f"error: {error}") from None
     print(f"run {run}; {limit} {split} phrases per folder; onsets: {onsets}; onset deviation RMS / median (ms)")
     inputs = {name: [deviations(clip, clip.audio) for clip in group] for name, group in clips.items()}
-    print(f"{'input':40s} all {_rms_median(sum(inputs.values(), []))}  " + "  ".join(f"{name} {_rms_median(v)}" for name, v in inputs.items()))
+    drums = [clip.family == "drums" for group in clips.values() for clip in group]
+    print(f"{'input':40s} all {_rms_median(sum(inputs.values(), []))}  " + "  ".join(f"{name} {_rms_median(v)}" for name, v in inputs.items())
+          + _drums(sum(inputs.values(), []), drums))  # fmt: skip
     saved = {}
     for variant in chosen:
         cfg = dataclasses.replace(timing.experiment.model, **variant)
@@ -136,6 +144,7 @@ def main(run: str = "runs/timing_adjuster", variants: str = "[{}]", records: str
         print(
             f"{json.dumps(variant):40s} all {_rms_median(sum(per.values(), []))}  "
             + "  ".join(f"{name} {_rms_median(v)}" for name, v in per.items())
+            + _drums(sum(per.values(), []), drums)
             + (f"  on-grid moved median {np.median(moved):.2f} max {moved.max():.2f}"
                f" < {ON_GRID_KEPT_MS:g} ms {np.mean(moved < ON_GRID_KEPT_MS) * 100:.1f} %" if len(moved) else ""),
             flush=True,
