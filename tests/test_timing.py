@@ -667,6 +667,25 @@ def test_a_note_the_network_is_unsure_of_keeps_its_place_instead_of_the_shift_be
     assert np.all(np.abs(after[0.25][sure]) < 5.0), after
 
 
+def test_an_attack_the_network_misses_keeps_its_place_when_the_flux_sees_it():
+    """Sixteenths: late notes the network finds, early ones it misses entirely (a quiet drum hit
+    under a louder one). Without the flux the missed note inherits the late note's shift (55 ms
+    early); with ``flux_anchor_db`` its attack, seen as a rise of the band levels, is queued
+    unmoved: it keeps its place (25 ms early) and the found notes still land on their lines."""
+    offsets = [30.0, -25.0, 0.0, 0.0, 30.0, -25.0, 0.0, 0.0]
+    audio, onsets, lines = notes(offsets, step_seconds=0.125)
+    clip = TimingClip("notes", audio, notes([0.0] * len(offsets), 0.125)[0], onsets, lines, TEMPO, instrument="acoustic_grand_piano")
+    missed, found = np.array(offsets) < 0.0, np.array(offsets) > 0.0
+    after = {}
+    for flux in (0.0, 1.5):  # a new note over the last one's ring raises the band levels by 1.6-3.9 dB
+        cfg = _timing_config(onset_threshold=0.4, flux_anchor_db=flux, return_hold=8192, quiet_jumps="fixed")
+        after[flux] = deviations(clip, _retime_with(_Weak(onsets[found], onsets[:0], cfg), cfg, clip, 0.25)) / SR * 1e3
+    np.testing.assert_allclose(after[0.0][missed], -55.0, atol=5.0)  # the late note's shift lent to it
+    np.testing.assert_allclose(after[1.5][missed], -25.0, atol=5.0)  # where it was played
+    assert np.all(np.abs(after[1.5][found]) < 5.0), after
+    assert np.all(np.abs(after[1.5][~found & ~missed]) < 5.0), after  # the notes on the grid stay there
+
+
 def test_an_anchor_gives_way_to_a_likelier_onset_just_after_it():
     """The network is unsure 23 ms before each note (a peak's rising edge, a consonant) and sure
     on it. Where the two fall into different calls the unsure one is queued first, as an anchor;

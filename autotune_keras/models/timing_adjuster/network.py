@@ -54,6 +54,11 @@ class TimingConfig:
     # call's hops, which picks it there (picked on its rise, the onset was queued early, its shift
     # scaled down by the confidence ramp, and the peak after it refused as closer than min_gap)
     defer_rising_edge: bool = False
+    # > 0: the hop among a call's 16 where the mel bands' log power rose most over 512 samples
+    # (their mean rise in dB, a spectral flux), when it rose at least this much and the network
+    # found no onset within min_gap of it, is queued as an anchor (unmoved): a quiet drum hit the
+    # network misses keeps its place instead of taking a neighbour's shift; 0: off
+    flux_anchor_db: float = 0.0
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
     # onsets a call may queue from the hops it analyses: 1, the likeliest; 2, also the likeliest

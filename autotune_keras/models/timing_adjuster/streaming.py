@@ -34,6 +34,7 @@ from autotune_keras.models.timing_adjuster.network import TimingConfig, band_pow
 from autotune_keras.tfk import keras
 
 SLOTS = 8  # onsets waiting between the write head and the read head
+ANCHOR_CONFIDENCE = 0.01  # the confidence an attack seen by the flux alone is queued with
 NAMES = contract.TimingTensors
 BIG = 1e9
 
@@ -65,6 +66,25 @@ def _pick(probability: tf.Tensor, cfg: TimingConfig, apart_from: tf.Tensor | Non
     delta = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-6), -0.5, 0.5), 0.0)
     frame = tf.cast(k, tf.float32) + delta + float(cfg.first_analysed)
     return frame * cfg.hop - float(cfg.window_samples), p
+
+
+FLUX_LAG = 4  # hops between the frames whose level the flux compares (one 512-sample frame)
+FLUX_FLOOR_DB = 60.0  # band levels this far below the window's loudest count as silence
+
+
+def _flux_pick(energies: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """The analysed hop where the mel bands' log power rose most over FLUX_LAG hops: (position
+    from the write head in samples [b, 1], as :func:`_pick` gives it; the mean rise in dB [b, 1])."""
+    level = 10.0 * tf.math.log(energies[:, :, : cfg.bands] + 1e-12) / math.log(10.0)
+    level = tf.maximum(level, tf.reduce_max(level, axis=[1, 2], keepdims=True) - FLUX_FLOOR_DB)
+    rise = tf.reduce_mean(tf.nn.relu(level[:, FLUX_LAG:] - level[:, :-FLUX_LAG]), axis=2)  # rise[k]: frame k + LAG against k
+    first = cfg.first_analysed - FLUX_LAG
+    flux = rise[:, first : first + cfg.analysed_frames]
+    k = tf.argmax(flux, axis=1, output_type=tf.int32)[:, None]
+    # frame k ends with hop k; its level rises most when the attack is 3 hops into it (measured on
+    # decaying harmonic notes: the Hann window's middle, and a hop of the attack's growth)
+    frame = tf.cast(k, tf.float32) + float(cfg.first_analysed) - float(FLUX_LAG - 1)
+    return frame * cfg.hop - float(cfg.window_samples), tf.gather(flux, k, batch_dims=1)
 
 
 def _peak_hop(position: tf.Tensor, cfg: TimingConfig) -> tf.Tensor:
@@ -143,14 +163,20 @@ def _quietest(history: tf.Tensor, first: tf.Tensor, last: tf.Tensor, change: tf.
     return tf.where(tf.reduce_any(allowed, axis=1, keepdims=True), tf.gather(candidates, best, batch_dims=1), fallback)
 
 
-def _enqueue(found: tf.Tensor, likelihood: tf.Tensor, queue: tuple[tf.Tensor, tf.Tensor, tf.Tensor], last_attack: tf.Tensor,
-             tempo: tf.Tensor, context: tf.Tensor, finite: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:  # fmt: skip
+def _enqueue(found: tf.Tensor, likelihood: tf.Tensor | None, queue: tuple[tf.Tensor, tf.Tensor, tf.Tensor], last_attack: tf.Tensor,
+             tempo: tf.Tensor, context: tf.Tensor, finite: tf.Tensor, cfg: TimingConfig,
+             anchor: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:  # fmt: skip
     """The onset queue (positions, shifts, confidences [b, SLOTS]) with an onset found at ``found``
-    queued (with the shift that puts it on the grid), or put in place of the newest queued one."""
+    queued (with the shift that puts it on the grid), or put in place of the newest queued one.
+    Where ``anchor`` ([b, 1]) is true, ``found`` is an attack seen without the network: queued
+    unmoved, with ``ANCHOR_CONFIDENCE``, nothing replaced."""
     positions, shifts, confidences = queue
     valid = confidences > 0.0
     latest = tf.maximum(tf.reduce_max(tf.where(valid, positions, -BIG), axis=1, keepdims=True), last_attack)
     queue_threshold = cfg.anchor_threshold if 0.0 < cfg.anchor_threshold < cfg.onset_threshold else cfg.onset_threshold
+    if anchor is not None:  # likelihood is None
+        likelihood = tf.where(anchor, ANCHOR_CONFIDENCE, 0.0)
+        queue_threshold = ANCHOR_CONFIDENCE
     accept = (likelihood >= queue_threshold) & (found - latest >= cfg.min_gap) & finite
     # an anchor (queued below onset_threshold), or with likelier_replaces any queued onset,
     # gives way to a likelier peak within min_gap after it
@@ -159,6 +185,8 @@ def _enqueue(found: tf.Tensor, likelihood: tf.Tensor, queue: tuple[tf.Tensor, tf
     yields = tf.ones_like(newest_confidence, tf.bool) if cfg.likelier_replaces else newest_confidence < cfg.onset_threshold
     replace = yields & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
     replace &= tf.logical_not(accept) & (found - tf.gather(positions, newest, batch_dims=1) < cfg.min_gap) & finite
+    if anchor is not None:
+        replace = tf.zeros_like(replace)
     shift = _grid_shift(found, tempo, context, cfg)
     shift = tf.where(likelihood >= cfg.onset_threshold, shift, 0.0)  # an anchor stays where it was played
     if cfg.confidence_ramp > 0.0:  # an onset the network is unsure of moves less (a false one,
@@ -235,15 +263,23 @@ class StreamingTimingAdjuster(tf.Module):
         energies = tf.concat([tf.maximum(finite_or_zero(band_energies), 0.0), new], axis=1)
         probability = tf.sigmoid(self.network(log_features(energies, cfg), training=False))
         found, likelihood = _pick(probability, cfg)
-        picks = [(found, likelihood)]
+        picks = [(found, likelihood, None)]
         if cfg.onsets_per_call > 1:  # a second peak at least min_gap from the first: two notes close
             # together (a late one and an early one after it) may fall among one call's hops
             other, other_likelihood = _pick(probability, cfg, apart_from=_peak_hop(found, cfg))
             first = found <= other  # queued in the order they were played
-            picks = [(tf.where(first, found, other), tf.where(first, likelihood, other_likelihood)),
-                     (tf.where(first, other, found), tf.where(first, other_likelihood, likelihood))]  # fmt: skip
-        for found, likelihood in picks:
-            positions, shifts, confidences = _enqueue(found, likelihood, (positions, shifts, confidences), start - since, tempo, context, finite, cfg)
+            picks = [(tf.where(first, found, other), tf.where(first, likelihood, other_likelihood), None),
+                     (tf.where(first, other, found), tf.where(first, other_likelihood, likelihood), None)]  # fmt: skip
+        if cfg.flux_anchor_db > 0.0:  # an attack the flux sees, queued in its place among the
+            # network's picks (the queue takes onsets in the order they were played)
+            flux_at, rise = _flux_pick(energies, cfg)
+            seen = rise >= cfg.flux_anchor_db
+            bounds = [-BIG, *(pick[0] for pick in picks), BIG]
+            anchors = [(flux_at, None, seen & (flux_at >= lower) & (flux_at < upper)) for lower, upper in zip(bounds, bounds[1:], strict=False)]
+            picks = [item for anchor, pick in zip(anchors, picks, strict=False) for item in (anchor, pick)] + anchors[-1:]
+        for found, likelihood, anchor in picks:
+            positions, shifts, confidences = _enqueue(found, likelihood, (positions, shifts, confidences), start - since, tempo, context,
+                                                      finite, cfg, anchor)  # fmt: skip
         valid = confidences > 0.0
 
         # 2. the delay the next onset to be read needs, and where the read head may jump to it
