@@ -35,6 +35,8 @@ from autotune_keras.tfk import keras
 
 SLOTS = 8  # onsets waiting between the write head and the read head
 ANCHOR_CONFIDENCE = 0.01  # the confidence an attack seen by the flux alone is queued with
+FLUX_LAG = 4  # hops between the frames whose level the flux compares (one 512-sample frame)
+FLUX_FLOOR_DB = 60.0  # band levels this far below the window's loudest count as silence
 NAMES = contract.TimingTensors
 BIG = 1e9
 
@@ -66,10 +68,6 @@ def _pick(probability: tf.Tensor, cfg: TimingConfig, apart_from: tf.Tensor | Non
     delta = tf.where(curvature < 0.0, tf.clip_by_value(0.5 * (left - right) / tf.minimum(curvature, -1e-6), -0.5, 0.5), 0.0)
     frame = tf.cast(k, tf.float32) + delta + float(cfg.first_analysed)
     return frame * cfg.hop - float(cfg.window_samples), p
-
-
-FLUX_LAG = 4  # hops between the frames whose level the flux compares (one 512-sample frame)
-FLUX_FLOOR_DB = 60.0  # band levels this far below the window's loudest count as silence
 
 
 def _flux_pick(energies: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Tensor]:
