@@ -669,7 +669,7 @@ def test_a_note_the_network_is_unsure_of_keeps_its_place_instead_of_the_shift_be
 
 def test_an_attack_the_network_misses_keeps_its_place_when_the_flux_sees_it():
     """Sixteenths: late notes the network finds, early ones it misses entirely (a quiet drum hit
-    under a louder one). Without the flux the missed note inherits the late note's shift (55 ms
+    soon after another). Without the flux the missed note inherits the late note's shift (55 ms
     early); with ``flux_anchor_db`` its attack, seen as a rise of the band levels, is queued
     unmoved: it keeps its place (25 ms early) and the found notes still land on their lines."""
     offsets = [30.0, -25.0, 0.0, 0.0, 30.0, -25.0, 0.0, 0.0]
