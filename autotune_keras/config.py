@@ -393,9 +393,15 @@ def _number(value: Any) -> Any:
 def _build(cls: type[T], data: dict, prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {', '.join(sorted(fields))})")
+        key = unknown[0]
+        hint = (
+            " (YAML reads a bare on/off/yes/no as a boolean: quote the key, e.g. \"on\":)"
+            if isinstance(key, bool)
+            else ""
+        )
+        raise ConfigError(f"{prefix}{key}: unknown key{hint} (known: {', '.join(sorted(fields))})")
     kwargs = {}
     for name, value in data.items():
         key = prefix + name

@@ -17,6 +17,15 @@ def test_unknown_key_is_named(tmp_path):
         load(DatasetConfig, path)
 
 
+def test_a_bare_on_key_read_as_a_boolean_is_explained(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("focus: {share: 0.2, on: first_onset}\n")
+    with pytest.raises(ConfigError, match=r"focus.True: unknown key \(YAML reads a bare on/off/yes/no as a boolean"):
+        load(PipelineConfig, path)
+    path.write_text('focus: {share: 0.2, "on": first_onset}\n')
+    assert load(PipelineConfig, path).focus.on == "first_onset"
+
+
 def test_out_of_range_value_is_named(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("augment:\n  noise:\n    probability: 1.5\n")
