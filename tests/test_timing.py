@@ -70,7 +70,8 @@ def test_focused_training_windows_put_the_close_onset_in_the_frames_the_network_
 
     overrides = {"pipeline.records": str(records_with_onsets(tmp_path, CLOSE_PAIR_ONSETS)), "pipeline.mix": [],
                  "pipeline.mix_weights": [], "pipeline.batch_size": 8, "pipeline.augment.enabled": False}  # fmt: skip
-    focused, _ = datasets(load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", overrides | {"pipeline.focus.share": 1.0}))
+    focus = {"pipeline.focus.share": 1.0, "pipeline.focus.on": "close_pair"}
+    focused, _ = datasets(load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", overrides | focus))
     assert all((targets == 1).any() for _, batch in focused.take(2) for targets in batch.numpy())
     at_random, _ = datasets(load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", overrides))
     assert np.mean([(targets == 1).any() for _, batch in at_random.take(2) for targets in batch.numpy()]) < 0.6
@@ -372,7 +373,9 @@ def test_return_hold_keeps_a_moved_note_with_nothing_after_it_whole():
     from autotune_keras.models.timing_adjuster.training import TimingExperiment
     from autotune_keras.training import load_experiment
 
-    cfg = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {"model.return_hold": 8192}).model
+    # no flux anchors: the vowel's rise 45 ms after the consonant the network found would be one
+    # (test_an_anchor_keeps_anchor_gap_from_the_onsets_the_network_finds)
+    cfg = load_experiment(TimingExperiment, ROOT / "configs" / "timing_adjuster.yaml", {"model.return_hold": 8192, "model.flux_anchor_db": 0.0}).model
     t = np.arange(int(0.4 * SR)) / SR
     vowel = (t >= 0.045) * np.minimum(1.0, np.maximum(t - 0.045, 0.0) / 0.005) * np.minimum(1.0, (t[-1] - t) / 0.05)
     consonant = 0.05 * np.random.default_rng(0).standard_normal(len(t)) * (t < 0.045)
@@ -439,7 +442,7 @@ def _second_attack_per_mode(clip: TimingClip, modes: tuple[str, ...], step_beats
 
     whole = {}
     for mode in modes:
-        cfg = _timing_config(quiet_jumps=mode, share_tight_moves=False)  # the jumps' placement alone
+        cfg = _timing_config(quiet_jumps=mode, share_tight_moves=False, flux_anchor_db=0.0)  # the jumps' placement alone
         out = _retime_with(TrueOnsets(clip.onsets, cfg), cfg, clip, step_beats)
         whole[mode] = _attack_kept_whole(clip, out, 1)
     return whole, deviations(clip, out) / SR * 1e3
@@ -686,6 +689,28 @@ def test_an_attack_the_network_misses_keeps_its_place_when_the_flux_sees_it():
     assert np.all(np.abs(after[1.5][~found & ~missed]) < 5.0), after  # the notes on the grid stay there
 
 
+def test_an_anchor_keeps_anchor_gap_from_the_onsets_the_network_finds():
+    """Sung syllables, the second 40 ms early: 45 ms of consonant noise, then the vowel. The flux
+    sees an attack at both; the network finds one of them (the vowel, as the sung phrases are
+    labelled, or the consonant). Kept only min_gap (35 ms) from the network's onsets, the other
+    attack is queued as an anchor, unmoved, and holds the note off its line; with ``anchor_gap``
+    2560 samples (58 ms) it is not queued, or gives way, and the note lands on its line."""
+    import dataclasses
+
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+
+    at_vowels = _sung_syllables([0.0, -40.0])
+    consonant = int(0.045 * SR)
+    at_consonants = dataclasses.replace(at_vowels, onsets=at_vowels.onsets - consonant, grid_onsets=at_vowels.grid_onsets - consonant)
+    for clip in (at_vowels, at_consonants):
+        after = {}
+        for gap in (0, 2560):
+            cfg = _timing_config(flux_anchor_db=3.0, anchor_gap=gap)
+            after[gap] = deviations(clip, _retime_with(TrueOnsets(clip.onsets, cfg), cfg, clip, 1.0)) / SR * 1e3
+        assert abs(after[0][1]) > 8.0, after  # the anchor holds it back
+        assert np.all(np.abs(after[2560]) < 5.0), after
+
+
 def test_an_anchor_gives_way_to_a_likelier_onset_just_after_it():
     """The network is unsure 23 ms before each note (a peak's rising edge, a consonant) and sure
     on it. Where the two fall into different calls the unsure one is queued first, as an anchor;
@@ -788,7 +813,7 @@ def test_an_early_false_onset_moves_with_its_note_as_one_block():
 
     after = {}
     for mode, onset_network in [("likelier", TrueOnsets), ("later", TrueOnsets), ("separate", TrueOnsets), ("likelier", SurerOfTheEarlyOne), ("later", SurerOfTheEarlyOne)]:
-        cfg = dataclasses.replace(base, same_line_onsets=mode, confidence_ramp=0.0)
+        cfg = dataclasses.replace(base, same_line_onsets=mode, confidence_ramp=0.0, flux_anchor_db=0.0)  # the merging alone
         module = StreamingTimingAdjuster(onset_network(np.sort(np.concatenate([onsets, early])), cfg), cfg)
         out = Retimer(ModuleRunner(module, contract.TIMING_ADJUSTER), cfg.latency_samples, cfg.lookahead).run(audio, TEMPO, 0.5, clip.grid(0.5)[1])["audio"]
         after[mode, onset_network.__name__] = deviations(clip, out) / SR * 1e3

@@ -59,6 +59,14 @@ class TimingConfig:
     # found no onset within min_gap of it, is queued as an anchor (unmoved): a quiet drum hit the
     # network misses keeps its place instead of taking a neighbour's shift; 0: off
     flux_anchor_db: float = 0.0
+    # band levels this far below the window's loudest count as silence in that flux: the leakage
+    # between a steady note's partials flickers by several dB from hop to hop
+    flux_floor_db: float = 60.0
+    # an anchor (queued unmoved, by the flux or under onset_threshold) keeps this many samples
+    # from the onsets around it, not only min_gap: it is not queued this close after the newest
+    # one, and gives way to an onset the network finds this close after it (a sung consonant's
+    # noise and the vowel after it are one note, 45 ms or more apart); 0: min_gap
+    anchor_gap: int = 0
     confidence_ramp: float = 0.0  # a found onset's shift is scaled by (likelihood - threshold) / this, up to 1 (0: whole shifts)
     min_gap: int = 1536  # two accepted onsets are at least this far apart (35 ms)
     # onsets a call may queue from the hops it analyses: 1, the likeliest; 2, also the likeliest

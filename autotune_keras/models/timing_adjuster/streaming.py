@@ -36,7 +36,6 @@ from autotune_keras.tfk import keras
 SLOTS = 8  # onsets waiting between the write head and the read head
 ANCHOR_CONFIDENCE = 0.01  # the confidence an attack seen by the flux alone is queued with
 FLUX_LAG = 4  # hops between the frames whose level the flux compares (one 512-sample frame)
-FLUX_FLOOR_DB = 60.0  # band levels this far below the window's loudest count as silence
 NAMES = contract.TimingTensors
 BIG = 1e9
 
@@ -74,7 +73,7 @@ def _flux_pick(energies: tf.Tensor, cfg: TimingConfig) -> tuple[tf.Tensor, tf.Te
     """The analysed hop where the mel bands' log power rose most over FLUX_LAG hops: (position
     from the write head in samples [b, 1], as :func:`_pick` gives it; the mean rise in dB [b, 1])."""
     level = 10.0 * tf.math.log(energies[:, :, : cfg.bands] + 1e-12) / math.log(10.0)
-    level = tf.maximum(level, tf.reduce_max(level, axis=[1, 2], keepdims=True) - FLUX_FLOOR_DB)
+    level = tf.maximum(level, tf.reduce_max(level, axis=[1, 2], keepdims=True) - cfg.flux_floor_db)
     rise = tf.reduce_mean(tf.nn.relu(level[:, FLUX_LAG:] - level[:, :-FLUX_LAG]), axis=2)  # rise[k]: frame k + LAG against k
     first = cfg.first_analysed - FLUX_LAG
     flux = rise[:, first : first + cfg.analysed_frames]
@@ -175,16 +174,21 @@ def _enqueue(found: tf.Tensor, likelihood: tf.Tensor | None, queue: tuple[tf.Ten
     if anchor is not None:  # likelihood is None
         likelihood = tf.where(anchor, ANCHOR_CONFIDENCE, 0.0)
         queue_threshold = ANCHOR_CONFIDENCE
-    accept = (likelihood >= queue_threshold) & (found - latest >= cfg.min_gap) & finite
+    gap = float(max(cfg.min_gap, cfg.anchor_gap))
+    accept = (likelihood >= queue_threshold) & (found - latest >= tf.where(likelihood < cfg.onset_threshold, gap, float(cfg.min_gap))) & finite
     # an anchor (queued below onset_threshold), or with likelier_replaces any queued onset,
-    # gives way to a likelier peak within min_gap after it
+    # gives way to a likelier peak within min_gap (an anchor: anchor_gap) after it
     newest = tf.argmax(tf.where(valid, positions, -BIG), axis=1, output_type=tf.int32)[:, None]
     newest_confidence = tf.where(tf.reduce_any(valid, axis=1, keepdims=True), tf.gather(confidences, newest, batch_dims=1), 1.0)
-    yields = tf.ones_like(newest_confidence, tf.bool) if cfg.likelier_replaces else newest_confidence < cfg.onset_threshold
+    weak = newest_confidence < cfg.onset_threshold
+    yields = tf.ones_like(newest_confidence, tf.bool) if cfg.likelier_replaces else weak
+    reach = tf.where(weak, gap, float(cfg.min_gap))
     replace = yields & (likelihood > newest_confidence) & (likelihood >= queue_threshold)
-    replace &= tf.logical_not(accept) & (found - tf.gather(positions, newest, batch_dims=1) < cfg.min_gap) & finite
+    replace &= (found - tf.gather(positions, newest, batch_dims=1) < reach) & finite
+    replace &= tf.logical_not(accept) | (found - latest < reach)  # past min_gap only while the anchor is the latest
     if anchor is not None:
         replace = tf.zeros_like(replace)
+    accept &= tf.logical_not(replace)
     shift = _grid_shift(found, tempo, context, cfg)
     shift = tf.where(likelihood >= cfg.onset_threshold, shift, 0.0)  # an anchor stays where it was played
     if cfg.confidence_ramp > 0.0:  # an onset the network is unsure of moves less (a false one,
