@@ -689,6 +689,39 @@ def test_an_attack_the_network_misses_keeps_its_place_when_the_flux_sees_it():
     assert np.all(np.abs(after[1.5][~found & ~missed]) < 5.0), after  # the notes on the grid stay there
 
 
+def test_a_steady_note_queues_no_flux_anchor_above_the_silence_floor():
+    """A steady harmonic note: the leakage between its partials, 50-60 dB under them, flickers
+    from hop to hop, and with ``flux_floor_db`` 60 the mean band rise reads it as attacks; with
+    the floor at 40 dB only the note's start is an attack."""
+    import tensorflow as tf
+
+    from autotune_keras.models.timing_adjuster.oracle import TrueOnsets
+    from autotune_keras.models.timing_adjuster.streaming import ANCHOR_CONFIDENCE, StreamingTimingAdjuster
+
+    start = int(0.3 * SR)
+    t = np.arange(int(1.6 * SR)) / SR
+    audio = np.zeros(int(2.0 * SR), np.float32)
+    audio[start : start + len(t)] = 0.1 * sum(np.sin(2 * np.pi * k * 220.0 * t) / k for k in range(1, 6))
+    anchors = {}
+    for floor in (60.0, 40.0):
+        cfg = _timing_config(flux_anchor_db=1.5, flux_floor_db=floor)
+        n = cfg.sequence
+        module = StreamingTimingAdjuster(TrueOnsets(np.zeros(0, int), cfg), cfg)
+        spec = module.input_signature(1)
+        state = {t.name: np.zeros(t.shape, np.float32) for t in spec[3:]}
+        found = set()
+        for i in range(len(audio) // n):
+            feeds = [audio[i * n : (i + 1) * n][None], np.array([[TEMPO]], np.float32), np.array([[0.25, 0.0, 1.0]], np.float32)]
+            out = module(*[tf.constant(x) for x in feeds + [state[t.name] for t in spec[3:]]])
+            state = {t.name: out[contract.state_output(t.name)].numpy() for t in spec[3:]}
+            queued = np.isclose(state[NAMES.ONSET_CONFIDENCES][0], ANCHOR_CONFIDENCE)
+            found |= {int(round(p)) + (i + 1) * n for p in state[NAMES.ONSET_POSITIONS][0][queued]}
+        anchors[floor] = np.array(sorted(found))
+    inside = lambda at: at[(at > start + 2048) & (at < start + len(t) - 2048)]  # noqa: E731
+    assert len(inside(anchors[60.0])) >= 3, anchors
+    assert len(inside(anchors[40.0])) == 0 and np.any(np.abs(anchors[40.0] - start) < 512), anchors
+
+
 def test_an_anchor_keeps_anchor_gap_from_the_onsets_the_network_finds():
     """Sung syllables, the second 40 ms early: 45 ms of consonant noise, then the vowel. The flux
     sees an attack at both; the network finds one of them (the vowel, as the sung phrases are
