@@ -708,12 +708,12 @@ def test_a_steady_note_queues_no_flux_anchor_above_the_silence_floor():
         n = cfg.sequence
         module = StreamingTimingAdjuster(TrueOnsets(np.zeros(0, int), cfg), cfg)
         spec = module.input_signature(1)
-        state = {t.name: np.zeros(t.shape, np.float32) for t in spec[3:]}
+        state = {s.name: np.zeros(s.shape, np.float32) for s in spec[3:]}
         found = set()
         for i in range(len(audio) // n):
             feeds = [audio[i * n : (i + 1) * n][None], np.array([[TEMPO]], np.float32), np.array([[0.25, 0.0, 1.0]], np.float32)]
-            out = module(*[tf.constant(x) for x in feeds + [state[t.name] for t in spec[3:]]])
-            state = {t.name: out[contract.state_output(t.name)].numpy() for t in spec[3:]}
+            out = module(*[tf.constant(x) for x in feeds + [state[s.name] for s in spec[3:]]])
+            state = {s.name: out[contract.state_output(s.name)].numpy() for s in spec[3:]}
             queued = np.isclose(state[NAMES.ONSET_CONFIDENCES][0], ANCHOR_CONFIDENCE)
             found |= {int(round(p)) + (i + 1) * n for p in state[NAMES.ONSET_POSITIONS][0][queued]}
         anchors[floor] = np.array(sorted(found))
